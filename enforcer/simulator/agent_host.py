@@ -1,0 +1,117 @@
+"""Runs the enforcer agent's JSON ops when a node receives the agent bootstrap.
+
+The simulator never interprets PowerShell: it recognises the bootstrap by its
+first line, checks that stdin carries an agent that defines the entry point,
+and executes the request's ops against the model. Faults aimed at an op fire
+here, in op order, so ops before the faulted one have run — as they would
+on a real node whose answer was lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from .faults import Fault, FaultBook
+from .model import SimError
+from .ops import OPS, OpContext
+
+BOOTSTRAP_MARKER = "# enforcer-agent-bootstrap v1"
+AGENT_ENTRY_POINT = "function Invoke-EnforcerAgent"
+TRANSPORT_KINDS = ("refuse", "http500", "wsman", "hang")
+
+
+@dataclass
+class AgentOutcome:
+    stdout: bytes = b""
+    stderr: bytes = b""
+    exit_code: int = 0
+    transport_fault: Fault | None = None
+
+
+def is_bootstrap(script: str) -> bool:
+    return script.lstrip("\ufeff").startswith(BOOTSTRAP_MARKER)
+
+
+def clixml_error(message: str) -> bytes:
+    """A PowerShell error record as it reaches a WinRS client on stderr."""
+    text = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return ('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+            f'<S S="Error">{text}_x000D__x000A_</S></Objs>').encode("utf-8")
+
+
+def _decode_stdin(stdin: bytes) -> tuple[str, dict[str, Any]]:
+    lines = stdin.decode("ascii").split("\n")
+    if len(lines) < 2:
+        raise ValueError("expected two base64 lines on stdin (agent, request)")
+    agent = base64.b64decode(lines[0].strip(), validate=True).decode("utf-8")
+    request = json.loads(base64.b64decode(lines[1].strip(), validate=True).decode("utf-8"))
+    if not isinstance(request, dict) or request.get("v") != 1 or not isinstance(request.get("ops"), list):
+        raise ValueError('request must be {"v": 1, "ops": [...]}')
+    return agent, request
+
+
+def run_agent(ctx: OpContext, faults: FaultBook, stdin: bytes) -> AgentOutcome:
+    try:
+        agent, request = _decode_stdin(stdin)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        return AgentOutcome(stderr=f"enforcer agent: bad input: {exc}\r\n".encode(), exit_code=2)
+    if AGENT_ENTRY_POINT not in agent:
+        return AgentOutcome(stderr=clixml_error(
+            "Invoke-EnforcerAgent : The term 'Invoke-EnforcerAgent' is not recognized as the name of a "
+            "cmdlet, function, script file, or operable program."), exit_code=1)
+
+    results: list[dict[str, Any]] = []
+    failed = False
+    for op in request["ops"]:
+        op = op if isinstance(op, dict) else {}
+        op_id, name, args = op.get("id"), str(op.get("op")), op.get("args") or {}
+        fault = faults.take(ctx.node.name, name, TRANSPORT_KINDS + ("fail", "slow"))
+        if fault and fault.kind in TRANSPORT_KINDS:
+            _journal(ctx, name, args, f"error: injected {fault.kind} fault")
+            return AgentOutcome(transport_fault=fault)
+        if fault and fault.kind == "slow":
+            time.sleep(fault.ms / 1000)
+        if failed and request.get("stop_on_error"):
+            results.append(_error(op_id, "failed", "skipped: an earlier op failed"))
+            continue
+        result = _run_op(ctx, op_id, name, args, injected_failure=bool(fault and fault.kind == "fail"))
+        failed = failed or not result["ok"]
+        results.append(result)
+    body = json.dumps({"v": 1, "results": results}, ensure_ascii=True, separators=(",", ":"))
+    return AgentOutcome(stdout=body.encode("ascii") + b"\r\n")
+
+
+def _run_op(ctx: OpContext, op_id: Any, name: str, args: Any, injected_failure: bool) -> dict[str, Any]:
+    handler = OPS.get(name)
+    if handler is None:
+        result = _error(op_id, "unknown_op", f"unknown op '{name}'")
+    elif not isinstance(args, dict):
+        result = _error(op_id, "invalid_args", "args must be an object")
+    elif injected_failure:
+        result = _error(op_id, "failed", f"{name} failed (injected fault)")
+    else:
+        try:
+            result = {"id": op_id, "ok": True, "data": handler(ctx, args)}
+        except SimError as exc:
+            result = _error(op_id, exc.kind, exc.message)
+        except Exception as exc:  # a simulator bug must not look like a node's answer
+            traceback.print_exc(file=sys.stderr)
+            result = _error(op_id, "failed", f"simulator error: {type(exc).__name__}: {exc}")
+    outcome = "ok" if result["ok"] else f"error: {result['error']['kind']}: {result['error']['message']}"
+    _journal(ctx, name, args if isinstance(args, dict) else {}, outcome)
+    return result
+
+
+def _error(op_id: Any, kind: str, message: str) -> dict[str, Any]:
+    return {"id": op_id, "ok": False, "error": {"kind": kind, "message": message}}
+
+
+def _journal(ctx: OpContext, name: str, args: dict, outcome: str) -> None:
+    ctx.cluster.journal.op(ctx.cluster.name, ctx.node.name, name, args, outcome)

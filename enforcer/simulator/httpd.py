@@ -1,0 +1,365 @@
+"""The WinRM HTTP listener of every simulated node.
+
+One acceptor thread watches every node's listening socket; each connection
+gets a thread that speaks HTTP/1.1 keep-alive, authenticates (Basic, or NTLM
+with pyspnego as acceptor and WinRM message encryption), and hands the
+decrypted SOAP to the node's WinRS service. Responses go out in one write
+with TCP_NODELAY, so no request waits on a delayed ACK.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import email.utils
+import os
+import selectors
+import socket
+import ssl
+import struct
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import spnego
+import spnego.exceptions
+
+from . import wsman
+from .faults import Fault, FaultBook
+from .winrs import NodeShells, TransportFault
+
+_BOUNDARY = b"--Encrypted Boundary"
+_SPNEGO_ENCRYPTED = "application/HTTP-SPNEGO-session-encrypted"
+_MAX_BODY = 16 * 1024 * 1024
+
+
+@dataclass
+class Endpoint:
+    cluster: str
+    node: str
+    host: str
+    port: int
+    shells: NodeShells
+    sock: socket.socket | None = None
+    scheme: str = "http"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}/wsman"
+
+
+class _NtlmAcceptor:
+    """pyspnego's NTLM acceptor reads credentials from the file named by $NTLM_USER_FILE.
+
+    Each server writes its own file, and the variable is pointed at it only
+    while that server steps a token, under one process-wide lock: simulators
+    side by side in one process keep their own passwords.
+    """
+
+    _env_lock = threading.Lock()
+
+    def __init__(self, domain: str, user: str, password: str) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="enforcer-sim-ntlm-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f":{user}:{password}\n{domain}:{user}:{password}\n")
+
+    def step(self, ctx: spnego.ContextProxy, token: bytes) -> bytes | None:
+        with self._env_lock:
+            previous = os.environ.get("NTLM_USER_FILE")
+            os.environ["NTLM_USER_FILE"] = self.path
+            try:
+                return ctx.step(token)
+            finally:
+                if previous is None:
+                    os.environ.pop("NTLM_USER_FILE", None)
+                else:
+                    os.environ["NTLM_USER_FILE"] = previous
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
+@dataclass
+class _Connection:
+    sock: socket.socket
+    endpoint: Endpoint
+    peer: str
+    ntlm: spnego.ContextProxy | None = None
+    user: str | None = None
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    close: bool = False
+
+
+class HttpRequestError(Exception):
+    pass
+
+
+class WinRMServer:
+    def __init__(self, auth: str, domain: str, user: str, password: str, faults: FaultBook,
+                 latency_ms: float = 0.0, tls: ssl.SSLContext | None = None) -> None:
+        self.auth = auth
+        self.domain, self.user, self.password = domain, user, password
+        self.faults = faults
+        self.latency_s = latency_ms / 1000
+        self.tls = tls
+        self.requests: Counter[str] = Counter()
+        self.connections: Counter[str] = Counter()
+        self._endpoints: list[Endpoint] = []
+        self._selector = selectors.DefaultSelector()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        self._ntlm = _NtlmAcceptor(domain, user, password) if auth == "ntlm" else None
+
+    def add(self, endpoint: Endpoint) -> None:
+        endpoint.scheme = "https" if self.tls else "http"
+        self._endpoints.append(endpoint)
+        endpoint.sock.setblocking(False)
+        self._selector.register(endpoint.sock, selectors.EVENT_READ, endpoint)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._accept_loop, name="winrm-accept", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        for ep in self._endpoints:
+            self._selector.unregister(ep.sock)
+            ep.sock.close()
+        self._selector.close()
+        with self._conns_lock:
+            for conn in list(self._conns):
+                _reset(conn)
+        if self._ntlm:
+            self._ntlm.close()
+
+    # -- accepting -------------------------------------------------------------
+    def _accept_loop(self) -> None:
+        while not self._stop.is_set():
+            for key, _ in self._selector.select(timeout=0.1):
+                endpoint: Endpoint = key.data
+                try:
+                    conn, addr = endpoint.sock.accept()
+                except (BlockingIOError, OSError):
+                    continue
+                conn.setblocking(True)
+                self.connections[endpoint.node] += 1
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                threading.Thread(target=self._serve, args=(conn, endpoint, addr[0]), daemon=True,
+                                 name=f"winrm-{endpoint.node}").start()
+
+    def _serve(self, raw: socket.socket, endpoint: Endpoint, peer: str) -> None:
+        sock = raw
+        with self._conns_lock:
+            self._conns.add(raw)
+        try:
+            if self.tls:
+                sock = self.tls.wrap_socket(raw, server_side=True)
+            conn = _Connection(sock, endpoint, peer)
+            reader = sock.makefile("rb")
+            while not self._stop.is_set():
+                request = _read_request(reader)
+                if request is None:
+                    break
+                if not self._answer(conn, *request):
+                    break
+        except (OSError, ssl.SSLError, HttpRequestError):
+            pass
+        finally:
+            with self._conns_lock:
+                self._conns.discard(raw)
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    # -- one request -------------------------------------------------------------
+    def _answer(self, conn: _Connection, method: str, path: str, headers: dict[str, str], body: bytes) -> bool:
+        """Answer one request; False ends the connection."""
+        node = conn.endpoint.node
+        self.requests[node] += 1
+        fault = self.faults.take(node, "any")
+        if fault and fault.kind == "refuse":
+            _reset(conn.sock)
+            return False
+        if fault and fault.kind == "hang":
+            self._stop.wait(fault.ms / 1000 if fault.ms else None)
+            _reset(conn.sock)
+            return False
+        if fault and fault.kind == "slow":
+            time.sleep(fault.ms / 1000)
+        response = self._respond(conn, method, path, headers, body, fault)
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        keep_alive = not response.close and headers.get("connection", "").lower() != "close"
+        head = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, '')}",
+                "Server: Microsoft-HTTPAPI/2.0", f"Date: {email.utils.formatdate(usegmt=True)}",
+                f"Content-Length: {len(response.body)}"]
+        head += [f"{k}: {v}" for k, v in response.headers]
+        if not keep_alive:
+            head.append("Connection: close")
+        conn.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
+        return keep_alive
+
+    def _respond(self, conn: _Connection, method: str, path: str, headers: dict[str, str], body: bytes,
+                 fault: Fault | None) -> _Response:
+        if path.split("?")[0].lower() != "/wsman":
+            return _Response(404, b"", close=True)
+        if method != "POST":
+            return _Response(405, b"")
+        denied = self._authenticate(conn, headers)
+        if denied is not None:
+            return denied
+        if conn.ntlm is not None:
+            if "multipart/encrypted" not in headers.get("content-type", ""):
+                if not body:
+                    return _Response(200)  # the client's empty authentication request
+                return _Response(400, close=True)
+            try:
+                body = _unseal(conn.ntlm, body)
+            except (ValueError, spnego.exceptions.SpnegoError):
+                return _Response(400, close=True)
+        if fault and fault.kind == "http500":
+            return _Response(500, b"Internal Server Error (injected fault)",
+                             [("Content-Type", "text/plain")])
+        status, soap = self._dispatch(conn, body, fault)
+        if conn.ntlm is not None:
+            return _Response(status, _seal(conn.ntlm, soap), [(
+                "Content-Type", f'multipart/encrypted;protocol="{_SPNEGO_ENCRYPTED}";boundary="Encrypted Boundary"')])
+        return _Response(status, soap, [("Content-Type", "application/soap+xml;charset=UTF-8")])
+
+    def _dispatch(self, conn: _Connection, body: bytes, fault: Fault | None) -> tuple[int, bytes]:
+        shells = conn.endpoint.shells
+        machine = conn.endpoint.host
+        relates_to = ""
+        try:
+            req = wsman.parse_request(body)
+            relates_to = req.message_id
+            if fault and fault.kind == "wsman":
+                raise wsman.internal_error("The WS-Management service failed (injected fault).")
+            if req.action == wsman.ACTION_CREATE:
+                return 200, shells.create(req, conn.user or self.user, conn.endpoint.url, conn.peer)
+            handler = {wsman.ACTION_DELETE: shells.delete, wsman.ACTION_COMMAND: shells.command,
+                       wsman.ACTION_SEND: shells.send, wsman.ACTION_RECEIVE: shells.receive,
+                       wsman.ACTION_SIGNAL: shells.signal}.get(req.action)
+            if handler is None:
+                raise wsman.WSManFault(2150858817, "w:ActionNotSupported",
+                                       "The action is not supported by the service. ",
+                                       f"The WS-Management service does not support the action {req.action}. ")
+            return 200, handler(req)
+        except TransportFault as exc:
+            if exc.fault.kind == "http500":
+                return 500, b"Internal Server Error (injected fault)"
+            if exc.fault.kind == "wsman":
+                return 500, wsman.fault_response(
+                    wsman.internal_error("The WS-Management service failed (injected fault)."), relates_to, machine)
+            _reset(conn.sock)
+            raise OSError("connection reset (injected refuse fault)") from exc
+        except wsman.WSManFault as exc:
+            return 500, wsman.fault_response(exc, relates_to, machine)
+
+    def _authenticate(self, conn: _Connection, headers: dict[str, str]) -> _Response | None:
+        """None when the request may proceed; otherwise the 401 to send."""
+        header = headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if self.auth in ("basic-http", "basic-https"):
+            try:
+                user, _, password = base64.b64decode(token).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                user, password = "", None
+            if scheme.lower() == "basic" and self._valid(user, password):
+                conn.user = user.rpartition("\\")[2]
+                return None
+            return _Response(401, headers=[("WWW-Authenticate", 'Basic realm="WSMAN"')])
+        if self._ntlm and scheme.lower() in ("negotiate", "ntlm") and token:
+            if conn.ntlm is None or conn.ntlm.complete:
+                conn.ntlm = spnego.server(protocol="negotiate")
+            try:
+                out = self._ntlm.step(conn.ntlm, base64.b64decode(token))
+            except (spnego.exceptions.SpnegoError, binascii.Error):
+                conn.ntlm = None
+                return _Response(401, headers=[("WWW-Authenticate", "Negotiate")])
+            if not conn.ntlm.complete:
+                return _Response(401, headers=[("WWW-Authenticate",
+                                                f"{scheme} {base64.b64encode(out or b'').decode()}")])
+            conn.user = str(conn.ntlm.client_principal or self.user).rpartition("\\")[2]
+            return None
+        if conn.ntlm is not None and conn.ntlm.complete:
+            return None
+        return _Response(401, headers=[("WWW-Authenticate", "Negotiate")])
+
+    def _valid(self, user: str, password: str | None) -> bool:
+        return user.rpartition("\\")[2].lower() == self.user.lower() and password == self.password
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+            411: "Length Required", 500: "Internal Server Error"}
+
+
+def _reset(sock: socket.socket) -> None:
+    """Abort with RST, as a host whose WinRM listener is gone would."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    except OSError:
+        pass
+
+
+def _read_request(reader: BinaryIO) -> tuple[str, str, dict[str, str], bytes] | None:
+    line = reader.readline(65537)
+    if not line:
+        return None
+    parts = line.decode("latin-1").split()
+    if len(parts) != 3:
+        raise HttpRequestError("bad request line")
+    headers: dict[str, str] = {}
+    while True:
+        raw = reader.readline(65537)
+        if raw in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = raw.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0") or 0)
+    if length < 0 or length > _MAX_BODY:
+        raise HttpRequestError("body too large")
+    body = reader.read(length) if length else b""
+    return parts[0], parts[1], headers, body
+
+
+def _unseal(ctx: spnego.ContextProxy, body: bytes) -> bytes:
+    """Decrypt a multipart/encrypted body (MS-WSMV 2.2.9.1.1)."""
+    parts = [p for p in body.split(_BOUNDARY + b"\r\n") if p]
+    message = b""
+    for header, payload in zip(parts[::2], parts[1::2]):
+        expected = int(header.split(b"Length=")[1].strip())
+        payload = payload.removesuffix(_BOUNDARY + b"--\r\n")
+        data = payload.replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
+        sig_len = struct.unpack("<i", data[:4])[0]
+        plain = ctx.unwrap(data[4:4 + sig_len] + data[4 + sig_len:]).data
+        if len(plain) != expected:
+            raise ValueError("encrypted length mismatch")
+        message += plain
+    return message
+
+
+def _seal(ctx: spnego.ContextProxy, message: bytes) -> bytes:
+    wrapped = ctx.wrap(message, encrypt=True).data
+    signature, sealed = wrapped[:16], wrapped[16:]
+    return (_BOUNDARY + b"\r\n\tContent-Type: " + _SPNEGO_ENCRYPTED.encode() + b"\r\n"
+            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=" + str(len(message)).encode()
+            + b"\r\n" + _BOUNDARY + b"\r\n\tContent-Type: application/octet-stream\r\n"
+            + struct.pack("<i", len(signature)) + signature + sealed + _BOUNDARY + b"--\r\n")

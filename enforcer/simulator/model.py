@@ -1,0 +1,398 @@
+"""The simulated failover cluster: nodes, services, groups, and KB Q252641's causality.
+
+The rules that make wrong procedures visible live here:
+- MSDTC starts only with the cluster-compatible DTC version installed, its
+  registry keys written by that version, and no MSDTCLog left by another
+  version; otherwise SCM logs event 7024 (service-specific error 3221229574)
+  and the DTC cluster resource goes Failed.
+- Every membership or configuration change bumps the cluster-database epoch
+  on the nodes that are Up. A cluster formed by a node whose copy is older
+  than another node's (it did not go down last) comes up on a stale database:
+  its groups come up Failed.
+
+State changes take the cluster's lock; simulated durations are slept outside
+it, so nodes of one cluster act concurrently as real ones do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .faults import FaultBook
+from .journal import Journal
+from .stores import FileSystem, Registry
+
+DTC_KEYS = ("HKLM\\Software\\Microsoft\\MSDTC", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC")
+DTC_LOG_DIR = "MSDTCLog"
+DTC_LOG_FILE = "MSDTC.LOG"
+DTC_RESOURCE_TYPE = "Distributed Transaction Coordinator"
+MSDTC_ERROR = 3221229574
+EVENT_7024_MSDTC = (f"The MSDTC service terminated with service-specific error {MSDTC_ERROR} "
+                    f"(0x{MSDTC_ERROR:08X}).")
+
+
+class SimError(Exception):
+    """An op failed on the simulated node; `kind` is one of the catalogue's error kinds."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class Clock:
+    """Simulated seconds scaled to real ones, so a 5 s service stop takes 50 ms at 0.01."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+
+    def sleep(self, sim_seconds: float) -> None:
+        if sim_seconds > 0 and self.scale > 0:
+            time.sleep(sim_seconds * self.scale)
+
+
+def utcnow_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+@dataclass
+class Service:
+    name: str
+    display_name: str
+    status: str = "Stopped"
+    start_type: str = "Automatic"
+    start_s: float = 2.0
+    stop_s: float = 1.0
+
+
+@dataclass
+class Node:
+    name: str
+    registry: Registry = field(default_factory=Registry)
+    fs: FileSystem = field(default_factory=FileSystem)
+    services: dict[str, Service] = field(default_factory=dict)
+    dtc_version: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    db_epoch: int = 0
+    paused: bool = False
+
+    def service(self, name: str) -> Service:
+        svc = self.services.get(name.lower())
+        if svc is None:
+            raise SimError("not_found", f"Cannot find any service with service name '{name}'.")
+        return svc
+
+    @property
+    def state(self) -> str:
+        svc = self.services.get("clussvc")
+        if svc is None or svc.status != "Running":
+            return "Down"
+        return "Paused" if self.paused else "Up"
+
+    def log_event(self, event_id: int, source: str, message: str, level: str = "Error") -> None:
+        self.events.append({"time": utcnow_iso(), "id": event_id, "source": source,
+                            "level": level, "message": message})
+
+
+@dataclass
+class Resource:
+    name: str
+    type: str
+    state: str = "Offline"
+
+
+@dataclass
+class Group:
+    name: str
+    owner: str
+    state: str = "Offline"
+    resources: list[Resource] = field(default_factory=list)
+
+
+class Cluster:
+    def __init__(self, name: str, nodes: list[Node], *, shared_drive: str, dtc_required_version: str,
+                 clock: Clock, journal: Journal, faults: FaultBook,
+                 durations: dict[str, float] | None = None) -> None:
+        self.name = name
+        self.nodes = nodes
+        self.groups: dict[str, Group] = {}
+        self.shared_drive = shared_drive.upper().rstrip("\\")
+        self.shared_fs = FileSystem()
+        self.dtc_required_version = dtc_required_version
+        self.epoch = 1
+        self.stale_db = False
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.journal = journal
+        self.faults = faults
+        self.durations = {"group_online": 2.0, "group_offline": 1.0, "dtc_install": 20.0,
+                          "dtc_uninstall": 10.0, **(durations or {})}
+
+    # -- lookups -----------------------------------------------------------
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name.lower() == name.lower():
+                return n
+        raise SimError("not_found", f"The node '{name}' is not a member of cluster '{self.name}'.")
+
+    def group(self, name: str) -> Group:
+        grp = self.groups.get(name.lower())
+        if grp is None:
+            raise SimError("not_found", f"The cluster group '{name}' was not found.")
+        return grp
+
+    def up_nodes(self) -> list[Node]:
+        return [n for n in self.nodes if n.state in ("Up", "Paused")]
+
+    def require_cluster(self, node: Node) -> None:
+        """Cluster cmdlets run against the local cluster service, as they do without -Cluster."""
+        if node.state == "Down":
+            raise SimError("unavailable", f"The cluster service is not running on node '{node.name}'.")
+
+    def disk_owner(self) -> str | None:
+        for grp in self.groups.values():
+            if any(r.type == "Physical Disk" for r in grp.resources) and grp.state == "Online":
+                return grp.owner
+        return None
+
+    # -- journaled setters -------------------------------------------------
+    def set_service_status(self, node: Node, svc: Service, status: str) -> None:
+        self.journal.change(self.name, node.name, f"service:{svc.name}", svc.status, status)
+        svc.status = status
+
+    def set_group_state(self, grp: Group, state: str) -> None:
+        self.journal.change(self.name, None, f"group:{grp.name}", grp.state, state)
+        grp.state = state
+
+    def set_dtc_version(self, node: Node, version: str | None) -> None:
+        self.journal.change(self.name, node.name, "dtc", node.dtc_version, version)
+        node.dtc_version = version
+
+    def bump_epoch(self) -> None:
+        """A configuration or membership change, replicated to the nodes that are Up."""
+        self.epoch += 1
+        for n in self.up_nodes():
+            n.db_epoch = self.epoch
+
+    # -- KB causality ------------------------------------------------------
+    def dtc_problem(self, node: Node) -> str | None:
+        """Why MSDTC cannot start on `node`, or None when it can."""
+        if node.dtc_version is None:
+            return "MSDTC is not installed"
+        if node.dtc_version != self.dtc_required_version:
+            return (f"installed MSDTC {node.dtc_version} is not the cluster-compatible "
+                    f"{self.dtc_required_version}")
+        for key_path in DTC_KEYS:
+            key = node.registry.get(key_path)
+            if key is None:
+                return f"registry key {key_path} is missing"
+            written_by = key.values.get("Version", {}).get("data")
+            if written_by != node.dtc_version:
+                return f"registry key {key_path} is a stale leftover of MSDTC {written_by}"
+        log = self.shared_fs.get(f"{self.shared_drive}\\{DTC_LOG_DIR}\\{DTC_LOG_FILE}")
+        log_dir = self.shared_fs.get(f"{self.shared_drive}\\{DTC_LOG_DIR}")
+        if log_dir is not None:
+            written_by = _log_version(log.data) if log else None
+            if written_by != node.dtc_version:
+                return f"{self.shared_drive}\\{DTC_LOG_DIR} is a stale log of MSDTC {written_by}"
+        return None
+
+    def ensure_dtc_log(self, node: Node) -> None:
+        """A healthy MSDTC creates its log on the shared disk when there is none."""
+        path = f"{self.shared_drive}\\{DTC_LOG_DIR}"
+        if self.shared_fs.get(path) is None:
+            self.shared_fs.write(f"{path}\\{DTC_LOG_FILE}", f"MSDTC log; version={node.dtc_version}\r\n".encode())
+            self.journal.change(self.name, None, f"path:{path}", "absent", "present")
+
+    def msdtc_fails(self, node: Node) -> str | None:
+        """Check MSDTC's start on `node`; log event 7024 as SCM does when it cannot start."""
+        problem = self.dtc_problem(node)
+        if problem:
+            node.log_event(7024, "Service Control Manager", EVENT_7024_MSDTC)
+        else:
+            self.ensure_dtc_log(node)
+        return problem
+
+    # -- services ----------------------------------------------------------
+    def change_service(self, node: Node, name: str, target: str, timeout_s: float,
+                       check: Callable[[], str | None] | None = None) -> str:
+        """Start or stop a service, taking its simulated duration; returns its status before."""
+        verb = "start" if target == "Running" else "stop"
+        with self.lock:
+            svc = node.service(name)
+            before = svc.status
+            if before == target:
+                return before
+            duration = svc.start_s if verb == "start" else svc.stop_s
+        fault = self.faults.take(node.name, f"service:{svc.name}:{verb}", ("fail", "slow"))
+        extra = fault.ms / 1000 / max(self.clock.scale, 1e-9) if fault and fault.kind == "slow" else 0.0
+        if duration + extra > timeout_s:
+            self.clock.sleep(timeout_s)
+            raise SimError("timeout", f"Service '{svc.display_name} ({svc.name})' did not reach "
+                                      f"{target} within {timeout_s:g} s.")
+        self.clock.sleep(duration + extra)
+        with self.lock:
+            if fault and fault.kind == "fail":
+                node.log_event(7024, "Service Control Manager",
+                               f"The {svc.name} service terminated with service-specific error 1067.")
+                raise SimError("failed", f"Service '{svc.display_name} ({svc.name})' failed to {verb} "
+                                         f"(injected fault).")
+            problem = check() if check else None
+            if problem:
+                raise SimError("failed", f"Service '{svc.display_name} ({svc.name})' cannot be started: "
+                                         f"{EVENT_7024_MSDTC} ({problem}; System event 7024 logged)")
+            self.set_service_status(node, svc, target)
+        return before
+
+    def start_service(self, node: Node, name: str, timeout_s: float) -> str:
+        if name.lower() == "clussvc":
+            return self.start_cluster_service(node, timeout_s)
+        check = (lambda: self.msdtc_fails(node)) if name.lower() == "msdtc" else None
+        return self.change_service(node, name, "Running", timeout_s, check)
+
+    def stop_service(self, node: Node, name: str, timeout_s: float) -> str:
+        if name.lower() == "clussvc":
+            return self.stop_cluster_service(node, timeout_s)
+        return self.change_service(node, name, "Stopped", timeout_s)
+
+    # -- cluster membership ------------------------------------------------
+    def stop_cluster_service(self, node: Node, timeout_s: float) -> str:
+        before = self.change_service(node, "ClusSvc", "Stopped", timeout_s)
+        if before == "Stopped":
+            return before
+        with self.lock:
+            node.paused = False
+            self.bump_epoch()
+            survivors = self.up_nodes()
+            for grp in self.groups.values():
+                if grp.owner.lower() != node.name.lower():
+                    continue
+                if survivors:
+                    grp.owner = survivors[0].name
+                    self.bring_online(grp)
+                else:
+                    self.set_group_state(grp, "Offline")
+                    for res in grp.resources:
+                        res.state = "Offline"
+        return before
+
+    def start_cluster_service(self, node: Node, timeout_s: float) -> str:
+        before = self.change_service(node, "ClusSvc", "Running", timeout_s)
+        if before == "Running":
+            return before
+        with self.lock:
+            others = [n for n in self.up_nodes() if n is not node]
+            if others:
+                node.db_epoch = self.epoch
+                return before
+            newest = max(n.db_epoch for n in self.nodes)
+            self.stale_db = node.db_epoch < newest
+            self.epoch = max(self.epoch, newest) + 1
+            node.db_epoch = self.epoch
+            for grp in self.groups.values():
+                grp.owner = node.name
+                self.bring_online(grp)
+        return before
+
+    # -- groups ------------------------------------------------------------
+    def bring_online(self, grp: Group) -> None:
+        """Bring a group's resources online on its owner (under the lock, no duration)."""
+        owner = self.node(grp.owner)
+        failed = None
+        if self.stale_db:
+            failed = "the cluster database is stale"
+        elif owner.state == "Down":
+            failed = f"owner node {owner.name} is down"
+        elif self.faults.take(owner.name, f"group:{grp.name}:online", ("fail",)):
+            failed = "injected fault"
+        for res in grp.resources:
+            problem = failed
+            if problem is None and res.type == DTC_RESOURCE_TYPE:
+                problem = self.msdtc_fails(owner)
+            res.state = "Failed" if problem else "Online"
+            failed = failed or (problem and f"resource '{res.name}' failed: {problem}")
+        self.set_group_state(grp, "Failed" if failed else "Online")
+
+    def take_offline(self, grp: Group) -> None:
+        for res in grp.resources:
+            res.state = "Offline"
+        self.set_group_state(grp, "Offline")
+
+    def group_online(self, name: str, timeout_s: float) -> Group:
+        self.clock.sleep(min(self.durations["group_online"], timeout_s))
+        with self.lock:
+            grp = self.group(name)
+            self.bring_online(grp)
+            if grp.state != "Online":
+                failed = [r.name for r in grp.resources if r.state == "Failed"]
+                raise SimError("failed", f"The cluster group '{name}' failed to come online on "
+                                         f"{grp.owner}: resource(s) {', '.join(failed)} Failed.")
+            return grp
+
+    def group_move(self, name: str, target: str, timeout_s: float) -> tuple[str, Group]:
+        with self.lock:
+            grp = self.group(name)
+            node = self.node(target)
+            if node.state != "Up":
+                raise SimError("failed", f"The node '{node.name}' is {node.state}; cannot move '{name}' there.")
+            before = grp.owner
+            was_online = grp.state == "Online"
+            self.take_offline(grp)
+            grp.owner = node.name
+        self.clock.sleep(min(self.durations["group_offline"] + self.durations["group_online"], timeout_s))
+        with self.lock:
+            if was_online:
+                self.bring_online(grp)
+            self.bump_epoch()
+            return before, grp
+
+    def remove_group(self, name: str) -> bool:
+        with self.lock:
+            grp = self.groups.get(name.lower())
+            if grp is None:
+                return False
+            self.take_offline(grp)
+            del self.groups[name.lower()]
+            self.journal.change(self.name, None, f"group:{grp.name}", "Offline", "absent")
+            self.bump_epoch()
+            return True
+
+    def create_dtc_group(self, owner: Node, name: str, network_name: str, ip_address: str) -> Group:
+        with self.lock:
+            if name.lower() in self.groups:
+                raise SimError("failed", f"A cluster group named '{name}' already exists.")
+            grp = Group(name=name, owner=owner.name, resources=[
+                Resource(f"{name} IP Address ({ip_address})", "IP Address"),
+                Resource(network_name, "Network Name"),
+                Resource(name, DTC_RESOURCE_TYPE),
+            ])
+            self.groups[name.lower()] = grp
+            self.journal.change(self.name, None, f"group:{name}", "absent", "Offline")
+            self.bump_epoch()
+            return grp
+
+    # -- whole-model view --------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "name": self.name, "epoch": self.epoch, "stale_db": self.stale_db,
+                "shared_drive": self.shared_drive, "dtc_required_version": self.dtc_required_version,
+                "disk_owner": self.disk_owner(), "shared_fs": self.shared_fs.snapshot(),
+                "groups": [{"name": g.name, "owner": g.owner, "state": g.state,
+                            "resources": [vars(r).copy() for r in g.resources]} for g in self.groups.values()],
+                "nodes": [{"name": n.name, "state": n.state, "db_epoch": n.db_epoch, "paused": n.paused,
+                           "dtc_version": n.dtc_version,
+                           "services": {s.name: s.status for s in n.services.values()},
+                           "registry": n.registry.snapshot(), "fs": n.fs.snapshot(),
+                           "events": list(n.events)} for n in self.nodes],
+            }
+
+
+def _log_version(data: bytes) -> str | None:
+    text = data.decode("utf-8", "replace")
+    _, sep, rest = text.partition("version=")
+    return rest.split()[0] if sep and rest.split() else None

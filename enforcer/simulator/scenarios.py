@@ -1,0 +1,114 @@
+"""Scenarios: YAML data files that describe a cluster's starting state.
+
+A scenario may `extends:` another and override parts of it (dicts merge,
+everything else replaces), so `sql-installed` is `kb252641-broken` plus SQL
+Server, not a copy of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import string
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .faults import FaultBook
+from .journal import Journal
+from .model import Clock, Cluster, Group, Node, Resource, Service
+
+
+class ScenarioError(ValueError):
+    """An unknown or malformed scenario."""
+
+
+def available() -> list[str]:
+    return sorted(p.name.removesuffix(".yml") for p in resources.files(__package__).joinpath("scenarios").iterdir()
+                  if p.name.endswith(".yml"))
+
+
+def load(name: str) -> dict[str, Any]:
+    """A scenario by name (packaged) or by path to a YAML file, with `extends` resolved."""
+    path = Path(name)
+    if path.suffix in (".yml", ".yaml") and path.is_file():
+        text = path.read_text(encoding="utf-8")
+    elif name in available():
+        text = resources.files(__package__).joinpath("scenarios", f"{name}.yml").read_text(encoding="utf-8")
+    else:
+        raise ScenarioError(f"unknown scenario {name!r}: expected one of {', '.join(available())} or a .yml file")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ScenarioError(f"scenario {name!r}: expected a mapping at the top")
+    parent = data.pop("extends", None)
+    return _merge(load(parent), data) if parent else data
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        merged = dict(base)
+        for key, value in over.items():
+            merged[key] = _merge(base.get(key), value)
+        return merged
+    return over
+
+
+def build_cluster(scenario: dict[str, Any], index: int, node_count: int, clock: Clock, journal: Journal,
+                  faults: FaultBook) -> Cluster:
+    """Cluster `CLU<index>` with nodes `CLU<index>-A`, `-B`, ... all Up, from the scenario."""
+    name = f"CLU{index}"
+    spec = scenario.get("cluster", {})
+    nodes = [_build_node(f"{name}-{string.ascii_uppercase[i]}", scenario.get("node", {}))
+             for i in range(node_count)]
+    cluster = Cluster(name, nodes, shared_drive=spec.get("shared_drive", "Q:"),
+                      dtc_required_version=str(spec["dtc_required_version"]), clock=clock, journal=journal,
+                      faults=faults)
+    for node in nodes:
+        node.db_epoch = cluster.epoch
+    for group_name, g in spec.get("groups", {}).items():
+        state = g.get("state", "Online")
+        failed = set(g.get("failed_resources", []))
+        owner = nodes[g.get("owner", 0)].name
+        cluster.groups[group_name.lower()] = Group(group_name, owner, state, [
+            Resource(r["name"], r["type"], "Failed" if r["name"] in failed else
+                     ("Online" if state in ("Online", "Failed") else state))
+            for r in g.get("resources", [])])
+    for path, content in spec.get("shared_files", {}).items():
+        cluster.shared_fs.write(path, _file_bytes(content))
+    return cluster
+
+
+def _build_node(name: str, spec: dict[str, Any]) -> Node:
+    node = Node(name, dtc_version=spec.get("dtc_version"))
+    for svc_name, s in spec.get("services", {}).items():
+        node.services[svc_name.lower()] = Service(
+            svc_name, s.get("display_name", svc_name), s.get("status", "Stopped"), s.get("start_type", "Automatic"),
+            float(s.get("start_s", 2)), float(s.get("stop_s", 1)))
+    for key, values in spec.get("registry", {}).items():
+        node.registry.create(key)
+        for value_name, value in (values or {}).items():
+            if isinstance(value, dict):
+                node.registry.set_value(key, value_name, value["data"], value.get("type", "REG_SZ"))
+            else:
+                node.registry.set_value(key, value_name, value, "REG_DWORD" if isinstance(value, int) else "REG_SZ")
+    for path, content in spec.get("files", {}).items():
+        node.fs.write(path, _file_bytes(content))
+    now = dt.datetime.now(dt.timezone.utc)
+    for event in spec.get("events", []):
+        node.events.append({"time": (now - dt.timedelta(seconds=event.get("ago_s", 0))).isoformat(),
+                            "id": event["id"], "source": event["source"], "level": event.get("level", "Error"),
+                            "message": event["message"]})
+    return node
+
+
+def _file_bytes(content: Any) -> bytes:
+    """A file's content: text, an installer manifest, or a generated log of a given size."""
+    if isinstance(content, str):
+        return content.encode("utf-8")
+    if "installer" in content:
+        return json.dumps(content["installer"]).encode("utf-8")
+    size = int(content["generated_bytes"])
+    line = "2026-11-01 02:00:00, Info CBS    Session: 31012345_1234567890 initialized by client WindowsUpdate.\r\n"
+    return (line * (size // len(line) + 1)).encode("ascii")[:size]

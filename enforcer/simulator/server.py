@@ -1,0 +1,189 @@
+"""A running simulation: clusters from a scenario, one WinRM endpoint per node.
+
+Used three ways: `enforcer sim` serves it until SIGINT/SIGTERM; tests start
+it in-process with `simulate(...)` or the `sim` fixture; `enforcer demo`
+embeds it. Every node gets its own 127.x address on one port where that can
+be bound (5985/5986 first), else its own port on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import socket
+import tempfile
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import yaml
+
+from . import scenarios
+from .control import ControlServer
+from .drift import apply_drift
+from .faults import FaultBook, parse_fault
+from .httpd import Endpoint, WinRMServer
+from .journal import Journal
+from .model import Clock, Cluster
+from .ops import OpContext
+from .tls import make_server_context
+from .winrs import NodeShells
+
+AUTH_MODES = ("ntlm", "basic-https", "basic-http")
+PASSWORD_ENV = "ENFORCER_PASSWORD"
+
+
+class Simulation:
+    def __init__(self, scenario: str = "kb252641-broken", *, clusters: int = 1, nodes: int = 2,
+                 auth: str = "ntlm", user: str = "enforcer", password: str | None = None, domain: str = "SIMLAB",
+                 latency_ms: float = 0.0, time_scale: float = 0.01, faults: list[str] | tuple[str, ...] = (),
+                 journal_path: str | None = None, control_port: int | None = None) -> None:
+        if auth not in AUTH_MODES:
+            raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {auth!r}")
+        if not 1 <= clusters <= 1000 or not 1 <= nodes <= 26:
+            raise ValueError("clusters must be 1..1000 and nodes 1..26")
+        self.scenario_name = scenario
+        self.auth = auth
+        self.user = user
+        self.password = password or secrets.token_urlsafe(12)
+        self.domain = domain
+        self.clock = Clock(time_scale)
+        self.journal = Journal(journal_path)
+        self.faults = FaultBook()
+        for spec in faults:
+            self.add_fault(spec)
+        scenario_data = scenarios.load(scenario)
+        self.clusters: list[Cluster] = [
+            scenarios.build_cluster(scenario_data, i + 1, nodes, self.clock, self.journal, self.faults)
+            for i in range(clusters)]
+        self._tmp = tempfile.mkdtemp(prefix="enforcer-sim-")
+        self.ca_path: str | None = None
+        self.endpoints: list[Endpoint] = []
+        self._latency_ms = latency_ms
+        self._control_port = control_port
+        self.control: ControlServer | None = None
+        self.server: WinRMServer
+
+    # -- life cycle ----------------------------------------------------------------
+    def start(self) -> "Simulation":
+        hosts = [[f"127.1.{ci + 1}.{ni + 1}" for ni in range(len(c.nodes))] for ci, c in enumerate(self.clusters)]
+        flat = [h for per_cluster in hosts for h in per_cluster]
+        https = self.auth == "basic-https"
+        sockets, bound_hosts = _bind_all(flat, 5986 if https else 5985)
+        tls = None
+        if https:
+            tls, self.ca_path = make_server_context(self._tmp, bound_hosts)
+        self.server = WinRMServer(self.auth, self.domain, self.user, self.password, self.faults,
+                                  self._latency_ms, tls)
+        it = iter(zip(sockets, bound_hosts))
+        for cluster in self.clusters:
+            for node in cluster.nodes:
+                sock, host = next(it)
+                shells = NodeShells(OpContext(cluster, node), self.clock, self.domain, self.user)
+                endpoint = Endpoint(cluster.name, node.name, host, sock.getsockname()[1], shells, sock)
+                self.server.add(endpoint)
+                self.endpoints.append(endpoint)
+        self.server.start()
+        if self._control_port is not None:
+            self.control = ControlServer(self, self._control_port)
+            self.control.start()
+        return self
+
+    def stop(self) -> None:
+        if self.control:
+            self.control.stop()
+        if getattr(self, "server", None):
+            self.server.stop()
+        self.journal.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> "Simulation":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- what tests and the control endpoint use -----------------------------------
+    def add_fault(self, spec: str) -> None:
+        self.faults.add(parse_fault(spec))
+
+    def drift(self, change: dict[str, Any]) -> dict[str, Any]:
+        return apply_drift(self.clusters, change)
+
+    def cluster(self, name: str) -> Cluster:
+        return next(c for c in self.clusters if c.name.lower() == name.lower())
+
+    def endpoint(self, node: str) -> Endpoint:
+        return next(e for e in self.endpoints if e.node.lower() == node.lower())
+
+    def state(self) -> dict[str, Any]:
+        return {"scenario": self.scenario_name, "clusters": [c.snapshot() for c in self.clusters],
+                "faults": self.faults.snapshot(), "requests": dict(self.server.requests)}
+
+    def inventory(self) -> dict[str, Any]:
+        """An Ansible YAML inventory of the simulated clusters; the password comes from the environment."""
+        scheme = "https" if self.auth == "basic-https" else "http"
+        common: dict[str, Any] = {
+            "ansible_connection": "winrm", "ansible_user": self.user,
+            "ansible_password": "{{ lookup('env', '%s') }}" % PASSWORD_ENV,
+            "ansible_winrm_transport": "ntlm" if self.auth == "ntlm" else "basic",
+            "ansible_winrm_scheme": scheme,
+        }
+        if scheme == "https":
+            common["ansible_winrm_server_cert_validation"] = "validate"
+            common["ansible_winrm_ca_trust_path"] = self.ca_path
+        if self.auth == "basic-http":
+            common["ansible_winrm_allow_insecure"] = True
+        children = {}
+        for cluster in self.clusters:
+            children[cluster.name.lower()] = {
+                "vars": {"cluster_name": cluster.name},
+                "hosts": {e.node: {"ansible_host": e.host, "ansible_port": e.port}
+                          for e in self.endpoints if e.cluster == cluster.name},
+            }
+        return {"all": {"vars": common, "children": children}}
+
+    def write_inventory(self, path: str) -> None:
+        header = (f"# Written by `enforcer sim --scenario {self.scenario_name}`: {len(self.clusters)} cluster(s).\n"
+                  f"# The password is read from ${PASSWORD_ENV}; it is never stored here.\n")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(header + yaml.safe_dump(self.inventory(), sort_keys=False))
+
+
+def _bind_all(hosts: list[str], preferred_port: int) -> tuple[list[socket.socket], list[str]]:
+    """Bind every host on one shared port, or fall back to distinct ports on 127.0.0.1."""
+    for port in [preferred_port] + [0] * 10:
+        sockets: list[socket.socket] = []
+        try:
+            for host in hosts:
+                sock = _listener(host, port)
+                sockets.append(sock)
+                port = sock.getsockname()[1]
+            return sockets, hosts
+        except OSError:
+            for sock in sockets:
+                sock.close()
+    sockets = [_listener("127.0.0.1", 0) for _ in hosts]
+    return sockets, ["127.0.0.1"] * len(hosts)
+
+
+def _listener(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@contextmanager
+def simulate(scenario: str = "kb252641-broken", **options: Any) -> Iterator[Simulation]:
+    """Start a simulation on free loopback ports for the duration of a `with` block."""
+    sim = Simulation(scenario, **options)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()

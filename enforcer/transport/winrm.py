@@ -1,0 +1,191 @@
+"""The WinRM transport: pywinrm's Protocol, one shell per node per run.
+
+A run opens one WinRS shell per node and sends every agent call through it:
+a call is Command + Send (agent and request on stdin) + Receive(s) + Signal,
+four requests plus one per extra Receive, instead of the shell create and
+delete pywinrm's Session adds to every command.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import requests
+import winrm.exceptions
+from winrm.protocol import Protocol
+
+from ..errors import (AgentError, AuthenticationFailed, NodeUnreachable, TransportError, TransportTimeout,
+                      WSManError)
+from . import agent
+from .base import AgentOp, OpResult, Transport
+
+QUOTA_FAULTS = (2150859173, 2150859174)  # max shells / max operations per user: a new shell clears them
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """How to reach one node, from its `ansible_*` variables."""
+
+    host: str
+    port: int = 5985
+    scheme: str = "http"
+    auth: str = "ntlm"
+    user: str = ""
+    password: str = field(default="", repr=False)
+    cert_validation: bool = True
+    ca_trust_path: str | None = None
+    operation_timeout_s: int = 20
+    read_timeout_s: int = 30
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}/wsman"
+
+
+class WinRMTransport(Transport):
+    def __init__(self, node: str, spec: ConnectionSpec) -> None:
+        self.node = node
+        self.spec = spec
+        self._protocol: Protocol | None = None
+        self._shell_id: str | None = None
+
+    # -- connection ----------------------------------------------------------------
+    def _connect(self) -> Protocol:
+        if self._protocol is None:
+            spec = self.spec
+            auth = {"basic": "basic" if spec.scheme == "http" else "ssl"}.get(spec.auth, spec.auth)
+            self._protocol = Protocol(
+                spec.endpoint, transport=auth, username=spec.user, password=spec.password,
+                server_cert_validation="validate" if spec.cert_validation else "ignore",
+                ca_trust_path=spec.ca_trust_path,
+                operation_timeout_sec=spec.operation_timeout_s, read_timeout_sec=spec.read_timeout_s)
+        return self._protocol
+
+    def _shell(self) -> str:
+        if self._shell_id is None:
+            self._shell_id = self._guard(lambda: self._connect().open_shell(codepage=65001))
+        return self._shell_id
+
+    def close(self) -> None:
+        protocol, shell_id = self._protocol, self._shell_id
+        self._protocol = self._shell_id = None
+        if protocol is None:
+            return
+        try:
+            if shell_id:
+                protocol.close_shell(shell_id)
+            else:
+                protocol.transport.close_session()
+        except Exception:  # closing is best effort: the node may be the reason we are closing
+            protocol.transport.close_session()
+
+    # -- calls -----------------------------------------------------------------------
+    def call(self, ops: Sequence[AgentOp], *, timeout_s: float | None = None,
+             stop_on_error: bool = False) -> list[OpResult]:
+        named = [AgentOp(o.op, o.args, o.id or f"op{i}") for i, o in enumerate(ops)]
+        request: dict[str, Any] = {"v": 1, "ops": [{"id": o.id, "op": o.op, "args": o.args} for o in named]}
+        if stop_on_error:
+            request["stop_on_error"] = True
+        stdout, stderr, code = self._run_agent(agent.stdin_payload(request), timeout_s)
+        if code != 0:
+            raise AgentError(self.node, f"the agent exited with code {code}: {_clean(stderr)}")
+        try:  # the answer is the last line: a module that writes to the console cannot break it
+            lines = stdout.decode("utf-8").strip().splitlines()
+            answer = json.loads(lines[-1] if lines else "")
+            results = {r["id"]: r for r in answer["results"]}
+            return [_result(o, results[o.id]) for o in named]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AgentError(self.node, f"the agent's answer is not the expected JSON: {exc}") from exc
+
+    def _run_agent(self, stdin: bytes, timeout_s: float | None) -> tuple[bytes, bytes, int]:
+        protocol = self._connect()
+        command_id = self._start_command()
+        deadline = time.monotonic() + timeout_s if timeout_s else None
+        try:
+            self._guard(lambda: protocol.send_command_input(self._shell(), command_id, stdin, end=True))
+            out, err = [], []
+            while True:
+                try:
+                    o, e, code, done = self._guard(
+                        lambda: protocol.get_command_output_raw(self._shell(), command_id))
+                except winrm.exceptions.WinRMOperationTimeoutError:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise TransportTimeout(self.node, f"the agent did not answer within {timeout_s:g} s")
+                    continue
+                out.append(o)
+                err.append(e)
+                if done:
+                    return b"".join(out), b"".join(err), code
+        finally:
+            self._cleanup(command_id)
+
+    def _start_command(self) -> str:
+        protocol = self._connect()
+        try:
+            return self._guard(lambda: protocol.run_command(self._shell(), agent.POWERSHELL,
+                                                            agent.command_arguments()))
+        except WSManError as exc:
+            if exc.code not in QUOTA_FAULTS:
+                raise
+            self.close()  # the quota counts per shell: a fresh shell starts from zero
+            protocol = self._connect()
+            return self._guard(lambda: protocol.run_command(self._shell(), agent.POWERSHELL,
+                                                            agent.command_arguments()))
+
+    def _cleanup(self, command_id: str) -> None:
+        if self._protocol is None or self._shell_id is None:
+            return
+        try:
+            self._protocol.cleanup_command(self._shell_id, command_id)
+        except Exception:  # the command is gone either way; the shell is closed at the end of the run
+            pass
+
+    def _guard(self, action: Any) -> Any:
+        """Run one WinRM exchange, turning library exceptions into enforcer's tree."""
+        try:
+            return action()
+        except winrm.exceptions.WinRMOperationTimeoutError:
+            raise
+        except winrm.exceptions.InvalidCredentialsError as exc:
+            raise AuthenticationFailed(self.node, f"the credentials were rejected by {self.spec.endpoint}") from exc
+        except winrm.exceptions.WSManFaultError as exc:
+            raise WSManError(self.node, f"WinRM fault {exc.wsman_fault_code}: {(exc.reason or '').strip()}",
+                             exc.wsman_fault_code) from exc
+        except winrm.exceptions.WinRMTransportError as exc:
+            raise TransportError(self.node, f"HTTP {exc.code} from {self.spec.endpoint}") from exc
+        except requests.exceptions.SSLError as exc:
+            raise NodeUnreachable(self.node, f"TLS failed with {self.spec.endpoint}: certificate not trusted "
+                                             f"or handshake refused") from exc
+        except (requests.exceptions.Timeout, TimeoutError) as exc:
+            raise TransportTimeout(self.node, f"no answer from {self.spec.endpoint} within "
+                                              f"{self.spec.read_timeout_s} s") from exc
+        except (requests.exceptions.ConnectionError, ConnectionError) as exc:
+            raise NodeUnreachable(self.node, f"cannot connect to {self.spec.endpoint} "
+                                             f"({_reason(exc)})") from exc
+        except winrm.exceptions.WinRMError as exc:
+            raise TransportError(self.node, f"WinRM error: {exc}") from exc
+
+
+def _result(op: AgentOp, raw: dict[str, Any]) -> OpResult:
+    error = raw.get("error") or {}
+    return OpResult(op.id, op.op, bool(raw["ok"]), raw.get("data"), error.get("kind"), error.get("message"))
+
+
+def _clean(stderr: bytes) -> str:
+    text = stderr.decode("utf-8", "replace")
+    if text.startswith("#< CLIXML"):
+        text = " ".join(re.findall(r"<S S=\"Error\">(.*?)</S>", text)).replace("_x000D__x000A_", " ")
+    return text.strip()[:500]
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).lower()
+    for needle, reason in (("refused", "connection refused"), ("reset", "connection reset"),
+                           ("aborted", "connection aborted"), ("name or service", "unknown host")):
+        if needle in text:
+            return reason
+    return type(exc).__name__

@@ -1,0 +1,148 @@
+"""KB Q252641 on the simulator, driven op by op through the agent protocol over WinRM.
+
+The symptom is there at the start, the KB's steps in order cure it, and a
+skipped step or a wrong restart order leaves MSDTC failing: the model's
+causality is what makes enforcer's ordering and steps matter.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from enforcer.errors import OpFailed
+from enforcer.simulator import simulate
+from enforcer.transport import AgentOp
+from simclient import transport
+
+DTC_KEYS = ("HKLM\\Software\\Microsoft\\MSDTC", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC")
+INSTALLER = "C:\\Install\\MSDTC\\dtcsetup.exe"
+
+
+def one(t, op: str, **args) -> dict:
+    return t.call([AgentOp(op, args)])[0].unwrap(t.node)
+
+
+def repair(sim, skip: frozenset[str] = frozenset(), restart: tuple[str, ...] = ("B", "A", "A", "B")) -> dict:
+    """The KB's steps 1-6 as agent ops; returns the transports for further checks."""
+    a, b = transport(sim, "CLU1-A"), transport(sim, "CLU1-B")
+    nodes = {"A": a, "B": b}
+    if "group" not in skip:
+        one(a, "cluster.group.remove", name="MSDTC")  # step 1
+    for t in (a, b):
+        if "keys" not in skip:  # step 2, each key backed up before it goes
+            results = t.call([op for key in DTC_KEYS for op in (
+                AgentOp("registry.export", {"path": key, "dest": f"C:\\enforcer\\backup\\{key.rsplit(chr(92), 1)[1]}.reg"}),
+                AgentOp("registry.remove", {"path": key}))], stop_on_error=True)
+            assert all(r.ok for r in results)
+    if "log" not in skip:  # step 3, through the node that owns the shared disk
+        one(a, "path.archive", path="Q:\\MSDTCLog", dest="C:\\enforcer\\backup\\MSDTCLog.zip")
+        assert one(a, "path.remove", path="Q:\\MSDTCLog")["existed"]
+    if "install" not in skip:  # step 4
+        for t in (a, b):
+            assert one(t, "dtc.install", installer=INSTALLER, arguments=["/quiet"])["exit_code"] == 0
+    for step, letter in zip(("stop", "stop", "start", "start"), restart):  # step 5
+        one(nodes[letter], f"cluster.service.{step}", timeout_s=60)
+    if "group" not in skip:
+        one(a, "cluster.group.create_dtc", name="MSDTC", network_name="MSDTC-CLU1")
+    return nodes
+
+
+def dtc_is_healthy(sim, nodes) -> bool:
+    a, b = nodes["A"], nodes["B"]
+    try:
+        one(a, "cluster.group.online", name="MSDTC")
+        for t in (a, b):
+            one(t, "service.start", name="MSDTC")
+    except OpFailed:
+        return False
+    groups = {g["name"]: g for g in one(a, "cluster.groups")["groups"]}
+    return groups["MSDTC"]["state"] == "Online"
+
+
+def test_the_symptom_is_event_7024_and_a_failed_group():
+    with simulate("kb252641-broken", auth="ntlm") as sim:
+        a = transport(sim, "CLU1-A")
+        with pytest.raises(OpFailed) as failure:
+            one(a, "service.start", name="MSDTC")
+        assert failure.value.kind == "failed" and "3221229574" in str(failure.value)
+        events = one(a, "events.query", ids=[7024], source="Service Control Manager")["events"]
+        assert events and "3221229574" in events[0]["message"]
+        groups = {g["name"]: g for g in one(a, "cluster.groups")["groups"]}
+        assert groups["MSDTC"]["state"] == "Failed"
+
+
+def test_the_kb_steps_in_order_cure_it_and_failover_works():
+    with simulate("kb252641-broken", auth="ntlm") as sim:
+        nodes = repair(sim)
+        assert dtc_is_healthy(sim, nodes)
+        a = nodes["A"]
+        for owner in ("CLU1-B", "CLU1-A"):  # step 6: fail the group over and back
+            moved = one(a, "cluster.group.move", name="MSDTC", node=owner)
+            assert (moved["owner"], moved["state"]) == (owner, "Online")
+
+        state = sim.state()["clusters"][0]
+        assert all(n["services"]["MSDTC"] == "Running" for n in state["nodes"])
+        clussvc = [(r["node"], r["to"]) for r in sim.journal.records("change") if r["object"] == "service:ClusSvc"]
+        assert clussvc == [("CLU1-B", "Stopped"), ("CLU1-A", "Stopped"), ("CLU1-A", "Running"),
+                           ("CLU1-B", "Running")]
+
+
+@pytest.mark.parametrize("skipped", ["keys", "log", "install"])
+def test_a_skipped_step_leaves_msdtc_failing(skipped):
+    with simulate("kb252641-broken", auth="basic-http") as sim:
+        nodes = repair(sim, skip=frozenset({skipped}))
+        assert not dtc_is_healthy(sim, nodes)
+        assert any(e["id"] == 7024 for e in sim.state()["clusters"][0]["nodes"][0]["events"][-1:])
+
+
+def test_starting_first_the_node_that_went_down_first_brings_up_a_stale_database():
+    with simulate("kb252641-broken", auth="basic-http") as sim:
+        nodes = repair(sim, restart=("B", "A", "B", "A"))
+        assert not dtc_is_healthy(sim, nodes)
+        cluster = sim.state()["clusters"][0]
+        assert cluster["stale_db"]
+        assert {g["name"]: g["state"] for g in cluster["groups"]}["Cluster Group"] == "Failed"
+
+
+def test_shared_disk_answers_only_through_its_owner():
+    with simulate("kb252641-broken", auth="basic-http") as sim:
+        with pytest.raises(OpFailed) as failure:
+            one(transport(sim, "CLU1-B"), "path.get", path="Q:\\MSDTCLog")
+        assert failure.value.kind == "unavailable"
+        assert one(transport(sim, "CLU1-A"), "path.get", path="Q:\\MSDTCLog")["exists"]
+
+
+def test_backups_restore_what_was_removed():
+    with simulate("kb252641-broken", auth="basic-http") as sim:
+        a = transport(sim, "CLU1-A")
+        before = sim.state()["clusters"][0]
+        one(a, "registry.export", path=DTC_KEYS[0], dest="C:\\backup\\msdtc.reg")
+        one(a, "registry.remove", path=DTC_KEYS[0])
+        one(a, "path.archive", path="Q:\\MSDTCLog", dest="C:\\backup\\log.zip")
+        one(a, "path.remove", path="Q:\\MSDTCLog")
+        assert not one(a, "registry.get", path=DTC_KEYS[0])["exists"]
+        one(a, "registry.import", file="C:\\backup\\msdtc.reg")
+        one(a, "path.restore", archive="C:\\backup\\log.zip", dest="Q:\\")
+        after = sim.state()["clusters"][0]
+        assert after["nodes"][0]["registry"] == before["nodes"][0]["registry"]
+        assert after["shared_fs"] == before["shared_fs"]
+
+
+def test_sql_server_is_detected():
+    with simulate("sql-installed", auth="basic-http") as sim:
+        sql = one(transport(sim, "CLU1-B"), "sql.get")
+        assert sql["installed"] and sql["instances"][0]["service"] == "MSSQLSERVER"
+
+
+def test_one_facts_call_answers_everything_a_plan_needs():
+    with simulate("kb252641-broken", auth="ntlm") as sim:
+        before = sim.server.requests["CLU1-A"]
+        facts = one(transport(sim, "CLU1-A"), "facts", registry=list(DTC_KEYS), paths=["Q:\\MSDTCLog"],
+                    events={"ids": [7024]})
+        assert facts["dtc"]["version"] == "1999.2.1522.0"
+        assert all(facts["registry"][k]["exists"] for k in DTC_KEYS)
+        assert facts["paths"]["Q:\\MSDTCLog"]["exists"]
+        assert {g["name"]: g["state"] for g in facts["cluster"]["groups"]}["MSDTC"] == "Failed"
+        assert len(facts["events"]) == 2
+        # NTLM: 3 handshake requests + Create + Command + Send + Receive + Signal
+        assert sim.server.requests["CLU1-A"] - before <= 8

@@ -1,0 +1,109 @@
+"""The simulator's pure parts: fault specs, scenarios, stores, backup formats, cluster rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from enforcer.simulator import FaultSpecError, ScenarioError, available_scenarios, parse_fault
+from enforcer.simulator import backup_formats, scenarios
+from enforcer.simulator.faults import FaultBook
+from enforcer.simulator.journal import Journal
+from enforcer.simulator.model import Clock, SimError
+from enforcer.simulator.stores import FileSystem, Registry, norm_key, norm_path
+
+
+@pytest.mark.parametrize("spec,expected", [
+    ("node=CLU1-B,on=cluster.service.stop,kind=wsman", ("CLU1-B", "cluster.service.stop", "wsman", None, 0)),
+    ("node=*,on=any,kind=slow,ms=250", ("*", "any", "slow", None, 250)),
+    ("node=A,on=service:ClusSvc:start,kind=fail,count=2", ("A", "service:ClusSvc:start", "fail", 2, 0)),
+    ("node=A, on=group:MSDTC:online, kind=fail", ("A", "group:MSDTC:online", "fail", None, 0)),
+])
+def test_fault_specs_parse(spec, expected):
+    f = parse_fault(spec)
+    assert (f.node, f.on, f.kind, f.count, f.ms) == expected
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("node=A,on=any", "missing kind="), ("node=A,on=any,kind=melt", "kind must be one of"),
+    ("node=A,on=service:X:restart,kind=fail", "on= must be"), ("node=A,on=any,kind=slow", "needs ms="),
+    ("node=A,on=any,kind=fail,count=0", "count must be >= 1"), ("node=A,on=any,kind=fail,when=now", "unknown"),
+    ("node=A,on=any,kind=fail,count=x", "whole numbers"), ("nonsense", "expected key=value"),
+])
+def test_bad_fault_specs_say_what_was_expected(spec, message):
+    with pytest.raises(FaultSpecError, match=message):
+        parse_fault(spec)
+
+
+def test_a_counted_fault_is_consumed_and_wildcards_match_any_node():
+    book = FaultBook()
+    book.add(parse_fault("node=*,on=registry.get,kind=http500,count=2"))
+    assert book.take("CLU1-A", "registry.get") and book.take("CLU9-Z", "REGISTRY.GET")
+    assert book.take("CLU1-A", "registry.get") is None
+
+
+def test_scenarios_extend_each_other():
+    assert available_scenarios() == ["healthy", "kb252641-broken", "sql-installed"]
+    sql = scenarios.load("sql-installed")
+    assert sql["node"]["dtc_version"] == "1999.2.1522.0"  # from kb252641-broken
+    assert sql["node"]["services"]["ClusSvc"]["status"] == "Running"  # from healthy
+    assert "MSSQLSERVER" in sql["node"]["services"]
+    with pytest.raises(ScenarioError, match="unknown scenario"):
+        scenarios.load("nope")
+
+
+def test_paths_and_keys_fold_case_and_spelling():
+    assert norm_key("HKEY_LOCAL_MACHINE\\Software\\X\\") == "HKLM\\Software\\X"
+    assert norm_key("hklm:/Software/X") == "HKLM\\Software\\X"
+    assert norm_path("q:/MSDTCLog/") == "Q:\\MSDTCLog" and norm_path("q:") == "Q:\\"
+    fs = FileSystem()
+    fs.write("C:\\A\\b.txt", b"x")
+    assert fs.get("c:\\a") and fs.get("C:\\A\\B.TXT").data == b"x"
+    assert fs.remove("c:\\A") and fs.get("C:\\A\\b.txt") is None
+
+
+def test_reg_export_import_round_trip():
+    reg = Registry()
+    reg.set_value("HKLM\\Software\\Microsoft\\MSDTC", "Version", 'quote " and \\ back')
+    reg.set_value("HKLM\\Software\\Microsoft\\MSDTC\\Security", "NetworkDtcAccess", 1, "REG_DWORD")
+    data = backup_formats.export_reg(reg.subtree("HKLM\\Software\\Microsoft\\MSDTC"))
+    assert data.startswith(b"\xff\xfe") and "[HKEY_LOCAL_MACHINE\\Software\\Microsoft\\MSDTC]" in data.decode("utf-16")
+    snapshot = reg.snapshot()
+    reg.remove("HKLM\\Software\\Microsoft\\MSDTC")
+    backup_formats.import_reg(data, reg)
+    assert reg.snapshot() == snapshot
+    with pytest.raises(ValueError):
+        backup_formats.import_reg(b"not a reg file", reg)
+
+
+def _cluster(nodes: int):
+    return scenarios.build_cluster(scenarios.load("healthy"), 1, nodes, Clock(0), Journal(), FaultBook())
+
+
+@pytest.mark.parametrize("stops,starts,stale", [
+    ("CBA", "ABC", False),  # reverse stop, forward start: the last one down comes up first
+    ("CBA", "CAB", True),
+    ("ABC", "CBA", False),  # any order works while the first started is the last stopped
+    ("CBA", "BAC", True),
+])
+def test_the_first_node_started_must_be_the_last_one_stopped(stops, starts, stale):
+    cluster = _cluster(3)
+    for letter in stops:
+        cluster.stop_cluster_service(cluster.node(f"CLU1-{letter}"), 60)
+    for letter in starts:
+        cluster.start_cluster_service(cluster.node(f"CLU1-{letter}"), 60)
+    assert cluster.stale_db is stale
+    assert all(g.state == ("Failed" if stale else "Online") for g in cluster.groups.values())
+
+
+def test_groups_fail_over_to_a_surviving_node():
+    cluster = _cluster(2)
+    cluster.stop_cluster_service(cluster.node("CLU1-A"), 60)
+    assert {g.owner for g in cluster.groups.values()} == {"CLU1-B"}
+    assert all(g.state == "Online" for g in cluster.groups.values())
+
+
+def test_a_wait_longer_than_its_timeout_times_out():
+    cluster = _cluster(2)
+    with pytest.raises(SimError) as failure:
+        cluster.stop_cluster_service(cluster.node("CLU1-A"), timeout_s=1)  # ClusSvc takes 5 s to stop
+    assert failure.value.kind == "timeout"

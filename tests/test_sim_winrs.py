@@ -1,0 +1,137 @@
+"""The simulator answers pywinrm exactly as Windows does: Session, Protocol, faults, auth."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import requests
+import winrm
+from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
+
+from enforcer.simulator import simulate
+from simclient import AUTH_MODES, protocol, session
+
+BOOTSTRAP = "# enforcer-agent-bootstrap v1\n$x = [Console]::In.ReadToEnd()\n"
+
+
+@pytest.mark.parametrize("auth", AUTH_MODES)
+def test_session_run_cmd_and_run_ps(auth):
+    with simulate("healthy", auth=auth) as sim:
+        s = session(sim)
+        result = s.run_cmd("hostname")
+        assert (result.status_code, result.std_out, result.std_err) == (0, b"CLU1-A\r\n", b"")
+        assert s.run_cmd("echo", ["hello", "world"]).std_out == b"hello world\r\n"
+        assert s.run_cmd("whoami").std_out == b"simlab\\enforcer\r\n"
+        assert b"Microsoft Windows [Version 10.0." in s.run_cmd("ver").std_out
+        assert s.run_cmd("exit /b 7").status_code == 7
+
+        unknown = s.run_cmd("frobnicate", ["-x"])
+        assert unknown.status_code == 1
+        assert unknown.std_err == (b"'frobnicate' is not recognized as an internal or external command,\r\n"
+                                   b"operable program or batch file.\r\n")
+
+        ps = s.run_ps("Get-Service MSDTC")
+        assert ps.status_code == 1
+        assert b"not executed" in ps.std_err and not ps.std_err.startswith(b"#< CLIXML")
+
+
+@pytest.mark.parametrize("auth", AUTH_MODES)
+def test_protocol_calls_with_stdin_timeouts_and_large_output(auth):
+    with simulate("healthy", auth=auth, time_scale=0.01) as sim:
+        p = protocol(sim, operation_timeout_sec=1, read_timeout_sec=3)
+        shell = p.open_shell()
+
+        # A command past the operation timeout: the raw Receive faults, get_command_output retries it.
+        cmd = p.run_command(shell, "ping", ["-n", "30", "127.0.0.1", ">nul"])
+        with pytest.raises(WinRMOperationTimeoutError):
+            p.get_command_output_raw(shell, cmd)
+        assert p.get_command_output(shell, cmd) == (b"", b"", 0)
+        p.cleanup_command(shell, cmd)
+
+        # Output larger than one envelope arrives over several Receives.
+        cmd = p.run_command(shell, "type", ["C:\\Windows\\Logs\\CBS\\CBS.log"])
+        chunks, done = [], False
+        while not done:
+            out, _, code, done = p.get_command_output_raw(shell, cmd)
+            chunks.append(out)
+        p.cleanup_command(shell, cmd)
+        assert sum(map(len, chunks)) == 400000 and len(chunks) >= 3 and code == 0
+
+        # stdin over Send, several chunks, then the end of the stream.
+        encoded = base64.b64encode(BOOTSTRAP.encode("utf-16-le")).decode()
+        cmd = p.run_command(shell, "powershell.exe", ["-NoProfile", "-EncodedCommand", encoded])
+        p.send_command_input(shell, cmd, b"bm90IGFuIGFnZW50\n")
+        p.send_command_input(shell, cmd, b"eyJ2IjoxLCJvcHMiOltdfQ==\n", end=True)  # {"v":1,"ops":[]}
+        out, err, code = p.get_command_output(shell, cmd)
+        assert code == 1 and b"Invoke-EnforcerAgent" in err
+        p.cleanup_command(shell, cmd)
+        p.close_shell(shell)
+        assert sim.server.connections[sim.endpoints[0].node] == 1, "keep-alive: one TCP connection for it all"
+
+
+def test_bad_credentials_get_401_in_every_mode():
+    for auth in AUTH_MODES:
+        with simulate("healthy", auth=auth) as sim:
+            endpoint = sim.endpoints[0]
+            kwargs = {"ntlm": {"transport": "ntlm"}, "basic-http": {"transport": "basic"},
+                      "basic-https": {"transport": "ssl", "ca_trust_path": sim.ca_path}}[auth]
+            bad = winrm.Session(endpoint.url, auth=(sim.user, "wrong-" + sim.password), **kwargs)
+            with pytest.raises(InvalidCredentialsError):
+                bad.run_cmd("hostname")
+
+
+def test_https_validates_against_the_generated_ca():
+    with simulate("healthy", auth="basic-https") as sim:
+        endpoint = sim.endpoints[0]
+        untrusted = winrm.Session(endpoint.url, auth=(sim.user, sim.password), transport="ssl", ca_trust_path=None)
+        with pytest.raises(requests.exceptions.SSLError):
+            untrusted.run_cmd("hostname")
+
+
+def test_unknown_shell_and_command_are_invalid_selectors():
+    with simulate("healthy", auth="basic-http") as sim:
+        p = protocol(sim)
+        with pytest.raises(WSManFaultError) as fault:
+            p.run_command("00000000-0000-0000-0000-000000000000", "hostname")
+        assert fault.value.wsman_fault_code == 2150858843
+        shell = p.open_shell()
+        with pytest.raises(WSManFaultError) as fault:
+            p.get_command_output_raw(shell, "87E77BEB-6761-4C48-9D70-A00266B8459A")
+        assert fault.value.wsman_fault_code == 2150858843
+        assert "command identifier that does not exist" in fault.value.response
+
+
+def test_thirty_one_shells_exceed_the_quota():
+    with simulate("healthy", auth="basic-http") as sim:
+        p = protocol(sim)
+        shells = [p.open_shell() for _ in range(30)]
+        with pytest.raises(WSManFaultError) as fault:
+            p.open_shell()
+        assert fault.value.wsman_fault_code == 2150859173
+        p.close_shell(shells[0], close_session=False)
+        p.open_shell()
+
+
+def test_command_line_limit_is_cmd_exe_s():
+    with simulate("healthy", auth="basic-http") as sim:
+        s = session(sim)
+        assert s.run_cmd("echo " + "x" * 8186).status_code == 0  # 8,191 characters in all
+        too_long = s.run_cmd("echo " + "x" * 8187)
+        assert (too_long.status_code, too_long.std_err) == (1, b"The command line is too long.\r\n")
+
+
+@pytest.mark.parametrize("kind,expected", [
+    ("http500", WinRMTransportError), ("wsman", WSManFaultError), ("refuse", requests.exceptions.ConnectionError)])
+def test_injected_transport_faults_hit_once_with_count_1(kind, expected):
+    with simulate("healthy", auth="basic-http", faults=[f"node=CLU1-A,on=any,kind={kind},count=1"]) as sim:
+        with pytest.raises(expected):
+            session(sim).run_cmd("hostname")
+        assert session(sim).run_cmd("hostname").status_code == 0
+        assert session(sim, "CLU1-B").run_cmd("hostname").std_out == b"CLU1-B\r\n"
+
+
+def test_injected_hang_outlasts_the_client_read_timeout():
+    with simulate("healthy", auth="basic-http", faults=["node=*,on=any,kind=hang,count=1"]) as sim:
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            session(sim, operation_timeout_sec=1, read_timeout_sec=2).run_cmd("hostname")

@@ -495,6 +495,25 @@ function Invoke-EnforcerAgent {
 # data) or throws New-OpError. Lists are built with @() inside the dictionary
 # so they stay lists in the JSON whatever their length.
 
+# Online and offline are one motion in two directions: start it without
+# blocking, then poll so the op's own timeout governs the wait.
+function Set-ClusterGroupState($a, [string]$Target) {
+    $name = Get-Arg $a 'name' -Required -As string
+    $deadline = Get-Deadline (Get-Arg $a 'timeout_s' 120 -As number)
+    Assert-ClusterService
+    $group = Get-ClusterGroupOrThrow $name
+    if ($group.State.ToString() -ne $Target) {
+        if ($Target -eq 'Online') { $null = Start-ClusterGroup -Name $name -Wait 0 }
+        else { $null = Stop-ClusterGroup -Name $name -Wait 0 }
+        Wait-ClusterGroup -Name $name -Deadline $deadline -What "to go $($Target.ToLower())" -Settled {
+            param($g)
+            $g.State.ToString() -eq $Target
+        }.GetNewClosure()
+        $group = Get-ClusterGroupOrThrow $name
+    }
+    [ordered]@{ name = $name; owner = $group.OwnerNode.Name; state = $group.State.ToString() }
+}
+
 $script:EnforcerOps = @{
     'facts' = {
         param($a)
@@ -901,39 +920,9 @@ $script:EnforcerOps = @{
         [ordered]@{ name = $name; before_owner = $beforeOwner; owner = $group.OwnerNode.Name; state = $group.State.ToString() }
     }
 
-    'cluster.group.online' = {
-        param($a)
-        $name = Get-Arg $a 'name' -Required -As string
-        $deadline = Get-Deadline (Get-Arg $a 'timeout_s' 120 -As number)
-        Assert-ClusterService
-        $group = Get-ClusterGroupOrThrow $name
-        if ($group.State.ToString() -ne 'Online') {
-            $null = Start-ClusterGroup -Name $name -Wait 0
-            Wait-ClusterGroup -Name $name -Deadline $deadline -What 'to come online' -Settled {
-                param($g)
-                $g.State.ToString() -eq 'Online'
-            }
-            $group = Get-ClusterGroupOrThrow $name
-        }
-        [ordered]@{ name = $name; owner = $group.OwnerNode.Name; state = $group.State.ToString() }
-    }
+    'cluster.group.online' = { param($a) Set-ClusterGroupState $a 'Online' }
 
-    'cluster.group.offline' = {
-        param($a)
-        $name = Get-Arg $a 'name' -Required -As string
-        $deadline = Get-Deadline (Get-Arg $a 'timeout_s' 120 -As number)
-        Assert-ClusterService
-        $group = Get-ClusterGroupOrThrow $name
-        if ($group.State.ToString() -ne 'Offline') {
-            $null = Stop-ClusterGroup -Name $name -Wait 0
-            Wait-ClusterGroup -Name $name -Deadline $deadline -What 'to go offline' -Settled {
-                param($g)
-                $g.State.ToString() -eq 'Offline'
-            }
-            $group = Get-ClusterGroupOrThrow $name
-        }
-        [ordered]@{ name = $name; owner = $group.OwnerNode.Name; state = $group.State.ToString() }
-    }
+    'cluster.group.offline' = { param($a) Set-ClusterGroupState $a 'Offline' }
 
     'cluster.service.stop' = {
         param($a)

@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/enforcer sim --scenario kb252641-broken
+	$(BIN)/enforcer demo
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -1,11 +1,11 @@
-"""enforcer's command line: parse arguments, call the library, map outcomes to exit codes.
+"""enforcer's command line: parse arguments, call the API, map outcomes to exit codes.
 
 Exit codes (Terraform's and Ansible's habits):
   0    ok, nothing (left) to change
-  1    a step failed
+  1    a step failed, or planning stopped (e.g. an assert)
   2    changes pending (plan --detailed-exitcode)
   3    a node was unreachable
-  4    invalid input (playbook, inventory, vars, flags); nothing was contacted
+  4    invalid input (playbook, inventory, vars, flags); no node was contacted
   5    the cluster is locked by another run
   130  interrupted
 """
@@ -13,12 +13,19 @@ Exit codes (Terraform's and Ansible's habits):
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import signal
 import sys
 import threading
-from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Any, Callable, NoReturn, Sequence
+
+from . import api
+from .console import Console
+from .errors import EnforcerError, InputError
+from .model import Plan, RunResult, StepResult
+from .report import plan_json, plan_markdown, plan_text, recap_text, run_json, step_line
+from .runs import save_plan, save_run
+from .transport.pool import Connections
 
 EXIT_OK, EXIT_FAILED, EXIT_CHANGES, EXIT_UNREACHABLE, EXIT_INVALID, EXIT_LOCKED = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
@@ -32,83 +39,272 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_INVALID, f"{self.prog}: error: {message}\n")
 
 
-def state_dir() -> Path:
-    return Path(os.environ.get("ENFORCER_STATE_DIR") or Path.home() / ".local" / "state" / "enforcer")
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("playbook")
+    parser.add_argument("-i", "--inventory", required=True)
+    parser.add_argument("-l", "--limit", metavar="PATTERN", help="only clusters (or groups) matching PATTERN")
+    parser.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
+                        help="k=v, a YAML/JSON mapping, or @file; highest precedence")
+    parser.add_argument("-t", "--tags", action="append", default=[], help="only tasks with these tags")
+    parser.add_argument("--skip-tags", action="append", default=[], help="skip tasks with these tags")
+    parser.add_argument("-f", "--forks", type=int, default=10, help="nodes worked on at once (default 10)")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+def _verbosity(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="-v tasks, -vv each agent op, -vvv each WinRM request")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .simulator.cli import add_sim_command
+
     parser = _Parser(prog="enforcer", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    sim = commands.add_parser("sim", help="serve simulated Windows failover clusters over WinRM on loopback",
-                              description="Serve simulated clusters until SIGINT or SIGTERM; write their inventory.")
-    sim.add_argument("--scenario", default="kb252641-broken",
-                     help="healthy, kb252641-broken, sql-installed, or a scenario .yml file")
-    sim.add_argument("--clusters", type=int, default=1, help="number of clusters (default 1)")
-    sim.add_argument("--nodes", type=int, default=2, help="nodes per cluster (default 2)")
-    sim.add_argument("--auth", choices=("ntlm", "basic-https", "basic-http"), default="ntlm")
-    sim.add_argument("--user", default="enforcer")
-    sim.add_argument("--password", help="default: $ENFORCER_SIM_PASSWORD, else generated and printed once")
-    sim.add_argument("--latency", type=_positive_float, default=0.0, metavar="MS", help="added to every request")
-    sim.add_argument("--time-scale", type=_positive_float, default=0.05, metavar="F",
-                     help="real seconds per simulated second (default 0.05)")
-    sim.add_argument("--fault", action="append", default=[], metavar="SPEC",
-                     help="node=NODE,on=TARGET,kind=KIND[,count=N][,ms=M]; repeatable")
-    sim.add_argument("--journal", metavar="FILE", help="append every op and state change as JSON lines")
-    sim.add_argument("--inventory-out", metavar="FILE", help="default: STATE_DIR/sim/inventory.yml")
-    sim.add_argument("--control-port", type=int, default=0, metavar="P", help="default: a free port")
-    sim.set_defaults(run=run_sim)
+    plan = commands.add_parser("plan", help="dry run: read every node, show what apply would change")
+    _run_options(plan)
+    plan.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    plan.add_argument("--out", metavar="FILE", help="write the plan there instead of stdout")
+    plan.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when changes are pending")
+    _verbosity(plan)
+    plan.set_defaults(run=cmd_plan)
+
+    apply = commands.add_parser("apply", help="plan, confirm, apply, recap")
+    _run_options(apply)
+    apply.add_argument("--yes", action="store_true", help="apply without asking (needed for destructive "
+                                                          "changes when not on a terminal)")
+    apply.add_argument("--check", action="store_true", help="only plan (same as `enforcer plan`)")
+    apply.add_argument("--format", choices=("text", "json"), default="text", help="json: the run as JSON")
+    _verbosity(apply)
+    apply.set_defaults(run=cmd_apply)
+
+    facts = commands.add_parser("facts", help="the gathered facts of every node, as JSON")
+    facts.add_argument("-i", "--inventory", required=True)
+    facts.add_argument("-l", "--limit", metavar="PATTERN")
+    _verbosity(facts)
+    facts.set_defaults(run=cmd_facts)
+
+    validate = commands.add_parser("validate", help="check a playbook (and inventory) without connecting")
+    validate.add_argument("playbook")
+    validate.add_argument("-i", "--inventory")
+    validate.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS")
+    _verbosity(validate)
+    validate.set_defaults(run=cmd_validate)
+
+    inventory = commands.add_parser("inventory", help="show clusters, their ordered nodes and how each is reached")
+    inventory.add_argument("-i", "--inventory", required=True)
+    inventory.add_argument("--format", choices=("text", "json"), default="text")
+    _verbosity(inventory)
+    inventory.set_defaults(run=cmd_inventory)
+
+    demo = commands.add_parser("demo", help="the whole story against a broken simulated cluster, in-process")
+    _verbosity(demo)
+    demo.set_defaults(run=cmd_demo)
+
+    add_sim_command(commands)
     return parser
 
 
-def run_sim(args: argparse.Namespace) -> int:
-    from .simulator import PASSWORD_ENV, FaultSpecError, ScenarioError, Simulation
+# -- commands ---------------------------------------------------------------------------
+def _options(args: argparse.Namespace) -> api.Options:
+    return api.Options(args.playbook, args.inventory, args.extra_vars, args.limit, set(args.tags),
+                       set(args.skip_tags), args.forks)
 
-    generated = not (args.password or os.environ.get("ENFORCER_SIM_PASSWORD"))
-    try:
-        sim = Simulation(args.scenario, clusters=args.clusters, nodes=args.nodes, auth=args.auth, user=args.user,
-                         password=args.password or os.environ.get("ENFORCER_SIM_PASSWORD"),
-                         latency_ms=args.latency, time_scale=args.time_scale, faults=args.fault,
-                         journal_path=args.journal, control_port=args.control_port)
-    except (ScenarioError, FaultSpecError, ValueError) as exc:
-        print(f"enforcer sim: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    inventory = Path(args.inventory_out) if args.inventory_out else state_dir() / "sim" / "inventory.yml"
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    sim.start()
-    try:
-        inventory.parent.mkdir(parents=True, exist_ok=True)
-        sim.write_inventory(str(inventory))
-        print(f"enforcer sim: scenario {args.scenario}, {args.clusters} cluster(s) x {args.nodes} node(s), "
-              f"auth {args.auth}, time scale {args.time_scale:g}")
-        for endpoint in sim.endpoints:
-            print(f"  {endpoint.cluster:<8} {endpoint.node:<10} {endpoint.url}")
-        print(f"control:   http://127.0.0.1:{sim.control.port}  (GET /state, POST /faults, POST /drift)")
-        print(f"inventory: {inventory}")
-        if generated:
-            print(f"password (generated, shown once): export {PASSWORD_ENV}='{sim.password}'")
-        print("serving until Ctrl-C or SIGTERM", flush=True)
-        stop.wait()
-    finally:
-        sim.stop()
+
+def _load(args: argparse.Namespace, console: Console) -> api.Loaded:
+    loaded = api.load(_options(args))
+    for cluster in loaded.inventory.clusters:
+        for node in cluster.nodes:
+            console.redact.add(node.connection.password)
+    for warning in loaded.inventory.warnings:
+        console.err(f"WARNING: {warning}")
+    return loaded
+
+
+def _plan(args: argparse.Namespace, console: Console, connections_factory: Callable[..., Connections]
+          ) -> tuple[api.Loaded, Plan, str, Connections]:
+    loaded = _load(args, console)
+    run_id = api.new_run_id()
+    connections = connections_factory(loaded.inventory)
+    console.info(f"gathering facts from {sum(len(c.nodes) for c in loaded.clusters)} node(s), run {run_id}")
+    return loaded, api.plan(loaded, connections, run_id), run_id, connections
+
+
+def _plan_code(plan: Plan, detailed: bool) -> int:
+    if plan.unreachable:
+        return EXIT_UNREACHABLE
+    if plan.failed:
+        return EXIT_FAILED
+    return EXIT_CHANGES if detailed and plan.changes else EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace, console: Console, connections_factory: Any = Connections) -> int:
+    loaded, plan, run_id, connections = _plan(args, console, connections_factory)
+    connections.close()
+    save_plan(run_id, plan, console.redact)
+    rendered = {"text": lambda: plan_text(plan, console.verbosity),
+                "json": lambda: json.dumps(plan_json(plan), indent=2, default=str),
+                "markdown": lambda: plan_markdown(plan)}[args.format]()
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(console.redact(rendered))
+        console.err(f"plan written to {args.out}")
+    else:
+        console.out(rendered)
+    return _plan_code(plan, args.detailed_exitcode)
+
+
+class _LiveProgress:
+    """Prints each finished step as it finishes; progress lines of long steps at -v."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def step_started(self, change: Any) -> None:
+        self.console.info(f"  ... [{change.node or change.via}] {change.task}")
+
+    def step_finished(self, result: StepResult) -> None:
+        self.console.err(step_line(result))
+
+    def progress(self, cluster: str, message: str) -> None:
+        self.console.err(f"  [{cluster}] {message}")
+
+
+def cmd_apply(args: argparse.Namespace, console: Console, connections_factory: Any = Connections) -> int:
+    if args.check:
+        args.format, args.out, args.detailed_exitcode = "text", None, False
+        return cmd_plan(args, console, connections_factory)
+    loaded, plan, run_id, connections = _plan(args, console, connections_factory)
+    with connections:
+        save_plan(run_id, plan, console.redact)
+        (console.err if args.format == "json" else console.out)(plan_text(plan, console.verbosity))
+        if not plan.changes:
+            return _plan_code(plan, False)
+        refusal = _confirm(args, plan, console)
+        if refusal is not None:
+            return refusal
+        stop = threading.Event()
+        with _interrupts(stop):
+            run = api.apply(plan, connections, run_id, loaded.forks, _LiveProgress(console), stop)
+    paths = save_run(run, console.redact)
+    if args.format == "json":
+        console.out(json.dumps(run_json(run), indent=2, default=str))
+    else:
+        console.out(recap_text(run))
+        console.out(f"report: {paths[1]}")
+    return _run_code(run)
+
+
+def _confirm(args: argparse.Namespace, plan: Plan, console: Console) -> int | None:
+    """None to go ahead; an exit code when the operator (or the lack of one) says no."""
+    if args.yes:
+        return None
+    destructive = sum(1 for c in plan.changes if c.destructive)
+    if not sys.stdin.isatty():
+        if destructive:
+            console.err(f"refusing to apply {destructive} destructive change(s) without a terminal to confirm "
+                        f"on: rerun with --yes")
+            return EXIT_FAILED
+        return None
+    console.err(f"Apply {len(plan.changes)} change(s), {destructive} destructive? Type 'yes' to go on: ")
+    if sys.stdin.readline().strip().lower() != "yes":
+        console.err("not applied")
+        return EXIT_FAILED
+    return None
+
+
+class _interrupts:
+    """Ctrl-C or SIGTERM: finish the step under way, recover, report, then exit 130."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous[signum] = signal.signal(signum, lambda *_: self.stop.set())
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+def _run_code(run: RunResult) -> int:
+    if run.interrupted:
+        return EXIT_INTERRUPTED
+    if run.failed:
+        return EXIT_FAILED
+    return EXIT_UNREACHABLE if run.plan.unreachable else EXIT_OK
+
+
+def cmd_facts(args: argparse.Namespace, console: Console, connections_factory: Any = Connections) -> int:
+    from .inventory import load_inventory
+
+    for cluster in load_inventory(args.inventory).clusters:
+        for node in cluster.nodes:
+            console.redact.add(node.connection.password)
+    facts, unreachable = api.gather_facts(args.inventory, args.limit, connections_factory)
+    console.out(json.dumps({"facts": facts, "unreachable": unreachable}, indent=2, default=str))
+    return EXIT_UNREACHABLE if unreachable else EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    from .inventory import load_inventory
+    from .playbook import load_playbook, parse_extra_vars, validate_names
+
+    playbook = load_playbook(args.playbook)
+    extra = parse_extra_vars(args.extra_vars)
+    if args.inventory:
+        inventory = load_inventory(args.inventory)
+        validate_names(playbook, api.inventory_var_names(inventory) | set(extra))
+        where = f" against {args.inventory} ({len(inventory.clusters)} cluster(s))"
+    else:
+        where = " (names read from an inventory were not checked: pass -i)"
+    tasks = sum(len(p.tasks) + len(p.handlers) for p in playbook.plays)
+    console.out(f"{args.playbook}: valid, {len(playbook.plays)} play(s), {tasks} task(s){where}")
     return EXIT_OK
+
+
+def cmd_inventory(args: argparse.Namespace, console: Console) -> int:
+    from .inventory import describe, load_inventory
+
+    inventory = load_inventory(args.inventory)
+    view = describe(inventory)
+    if args.format == "json":
+        console.out(json.dumps(view, indent=2))
+        return EXIT_OK
+    lines = [f"inventory {inventory.source}: {len(inventory.clusters)} cluster(s)"]
+    for cluster in view["clusters"]:
+        lines.append(f"cluster {cluster['name']} (group {cluster['group']})")
+        lines += [f"  {n['order']}  {n['name']:<16} {n['endpoint']:<40} {n['transport']:<6} user={n['user'] or '-'} "
+                  f"password={n['password']}" + ("" if n["cert_validation"] else "  cert validation OFF")
+                  for n in cluster["nodes"]]
+    lines += [f"WARNING: {w}" for w in view["warnings"]]
+    console.out("\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    from .demo import run_demo
+
+    return run_demo(console)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    console = Console(getattr(args, "verbose", 0))
+    try:
+        return args.run(args, console)
+    except InputError as exc:
+        console.err(f"error: {exc}")
+        return EXIT_INVALID
+    except EnforcerError as exc:
+        console.err(f"error: {exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        console.err("interrupted")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -76,6 +76,24 @@ def registry_remove(ctx: OpContext, args: dict) -> dict:
     return {"path": path, "existed": existed}
 
 
+REG_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ")
+
+
+def registry_set(ctx: OpContext, args: dict) -> dict:
+    path = norm_key(_arg(args, "path"))
+    values = _arg(args, "values", dict)
+    for name, value in values.items():
+        if not isinstance(value, dict) or "data" not in value or value.get("type", "REG_SZ") not in REG_TYPES:
+            raise SimError("invalid_args", f"value '{name}' must be {{type, data}} with a type of {', '.join(REG_TYPES)}")
+    with ctx.cluster.lock:
+        created = ctx.node.registry.get(path) is None
+        for name, value in values.items():
+            ctx.node.registry.set_value(path, name, value["data"], value.get("type", "REG_SZ"))
+    if created:
+        ctx.journal_change(f"registry:{path}", "absent", "present")
+    return {"path": path, "created": created}
+
+
 def registry_import(ctx: OpContext, args: dict) -> dict:
     file = _arg(args, "file")
     with ctx.cluster.lock:
@@ -351,7 +369,7 @@ Handler = Callable[[OpContext, dict], dict]
 OPS: dict[str, Handler] = {
     "facts": facts,
     "registry.get": registry_get, "registry.export": registry_export,
-    "registry.remove": registry_remove, "registry.import": registry_import,
+    "registry.remove": registry_remove, "registry.set": registry_set, "registry.import": registry_import,
     "path.get": path_get, "path.archive": path_archive, "path.remove": path_remove, "path.restore": path_restore,
     "service.get": service_get, "service.stop": service_stop, "service.start": service_start,
     "dtc.get": dtc_get, "dtc.install": dtc_install, "dtc.uninstall": dtc_uninstall,

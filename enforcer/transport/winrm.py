@@ -9,6 +9,7 @@ delete pywinrm's Session adds to every command.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from . import agent
 from .base import AgentOp, OpResult, Transport
 
 QUOTA_FAULTS = (2150859173, 2150859174)  # max shells / max operations per user: a new shell clears them
+wire_log = logging.getLogger("enforcer.wire")
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,15 @@ class WinRMTransport(Transport):
                 server_cert_validation="validate" if spec.cert_validation else "ignore",
                 ca_trust_path=spec.ca_trust_path,
                 operation_timeout_sec=spec.operation_timeout_s, read_timeout_sec=spec.read_timeout_s)
+            if wire_log.isEnabledFor(logging.INFO):
+                session = self._guard(self._protocol.transport.build_session)
+                session.hooks["response"].append(self._log_response)
         return self._protocol
+
+    def _log_response(self, response: requests.Response, **_: Any) -> None:
+        """-vvv: one line per HTTP exchange; never headers, which carry credentials."""
+        wire_log.info("%s %s %s -> %s (%d bytes, %.1f ms)", self.node, response.request.method, response.url,
+                      response.status_code, len(response.content), response.elapsed.total_seconds() * 1000)
 
     def _shell(self) -> str:
         if self._shell_id is None:

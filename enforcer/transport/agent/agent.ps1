@@ -602,6 +602,26 @@ $script:EnforcerOps = @{
         [ordered]@{ path = $path; existed = $existed }
     }
 
+    'registry.set' = {
+        param($a)
+        $native = ConvertTo-RegNativePath (Get-Arg $a 'path' -Required -As string)
+        $values = Get-Arg $a 'values' -Required
+        $key = "Registry::$native"
+        $kinds = @{ REG_SZ = 'String'; REG_EXPAND_SZ = 'ExpandString'; REG_DWORD = 'DWord'; REG_QWORD = 'QWord'; REG_MULTI_SZ = 'MultiString' }
+        # Check every value before writing any, so a bad one leaves the key untouched.
+        $writes = @(foreach ($property in $values.PSObject.Properties) {
+                $type = Get-Arg $property.Value 'type' 'REG_SZ' -As string
+                if (-not $kinds.ContainsKey($type)) { throw (New-OpError 'invalid_args' "unsupported registry type '$type' for value '$($property.Name)'") }
+                , @($property.Name, $kinds[$type], (Get-Arg $property.Value 'data' -Required))
+            })
+        $created = -not (Test-Path -LiteralPath $key)
+        if ($created) { $null = New-Item -Path $key -Force }
+        foreach ($write in $writes) {
+            $null = New-ItemProperty -LiteralPath $key -Name $write[0] -PropertyType $write[1] -Value $write[2] -Force
+        }
+        [ordered]@{ path = (ConvertTo-RegShortPath $native); created = $created }
+    }
+
     'registry.import' = {
         param($a)
         $file = Get-Arg $a 'file' -Required -As string

@@ -1,0 +1,108 @@
+"""What the CLI, the scheduler and tests call: load, plan, apply, facts.
+
+`load()` does every check that needs no node (inventory, playbook, vars,
+templates, --limit) so bad input fails before the first connection. `plan()`
+gathers facts (one agent call per node) and plans; `apply()` carries a plan
+out. A dry run is `plan()` alone: apply runs the very plan it was shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import executor, facts as facts_mod
+from .errors import InputError
+from .inventory import load_inventory
+from .model import Cluster, ClusterPlan, Inventory, Plan, Playbook, RunResult
+from .planner import Selection, check_limit, clusters_for, fact_request, matches, plan_cluster
+from .playbook import load_playbook, parse_extra_vars, validate_names
+from .transport.pool import Connections
+
+
+@dataclass
+class Options:
+    playbook: str
+    inventory: str
+    extra_vars: list[str] = field(default_factory=list)
+    limit: str | None = None
+    tags: set[str] = field(default_factory=set)
+    skip_tags: set[str] = field(default_factory=set)
+    forks: int = 10
+
+
+@dataclass
+class Loaded:
+    """A validated playbook and inventory, and what each cluster's facts call must ask for."""
+
+    playbook: Playbook
+    inventory: Inventory
+    selection: Selection
+    clusters: list[Cluster]
+    fact_requests: dict[str, dict[str, Any]]
+    forks: int
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def inventory_var_names(inventory: Inventory) -> set[str]:
+    names = {k for c in inventory.clusters for k in c.vars}
+    return names | {k for c in inventory.clusters for n in c.nodes for k in n.vars}
+
+
+def load(options: Options) -> Loaded:
+    if options.forks < 1:
+        raise InputError(f"--forks must be at least 1, not {options.forks}")
+    inventory = load_inventory(options.inventory)
+    playbook = load_playbook(options.playbook)
+    extra_vars = parse_extra_vars(options.extra_vars)
+    check_limit(inventory, options.limit)
+    validate_names(playbook, inventory_var_names(inventory) | set(extra_vars))
+    selection = Selection(extra_vars, options.limit, set(options.tags), set(options.skip_tags))
+    clusters: list[Cluster] = []
+    for play in playbook.plays:
+        clusters += [c for c in clusters_for(play, inventory, selection) if c not in clusters]
+    if not clusters:
+        raise InputError(f"no cluster of {inventory.source} matches the plays' hosts "
+                         f"({', '.join(p.hosts for p in playbook.plays)})" +
+                         (f" and --limit {options.limit!r}" if options.limit else ""))
+    requests = {c.name: fact_request([p for p in playbook.plays if c in clusters_for(p, inventory, selection)], c,
+                                     selection) for c in clusters}
+    return Loaded(playbook, inventory, selection, clusters, requests, options.forks)
+
+
+def plan(loaded: Loaded, connections: Connections, run_id: str) -> Plan:
+    gathered, unreachable = facts_mod.gather(loaded.clusters, loaded.fact_requests, connections, loaded.forks)
+    cluster_plans = []
+    for cluster in loaded.clusters:
+        down = {n: unreachable[n] for n in cluster.node_names if n in unreachable}
+        if down:
+            cluster_plans.append(ClusterPlan(cluster.name, cluster.node_names, error="unreachable: " + "; ".join(
+                f"{n}: {why}" for n, why in down.items())))
+            continue
+        node_facts = {n: gathered[n] for n in cluster.node_names}
+        cluster_plans.append(plan_cluster(loaded.playbook, cluster, loaded.inventory, node_facts,
+                                          loaded.selection, run_id))
+    return Plan(loaded.playbook.source, loaded.inventory.source, cluster_plans, unreachable)
+
+
+def apply(plan_: Plan, connections: Connections, run_id: str, forks: int,
+          observer: executor.RunObserver | None = None, stop: threading.Event | None = None) -> RunResult:
+    return executor.execute(plan_, run_id, connections, forks, observer, stop)
+
+
+def gather_facts(inventory_path: str, limit: str | None, connections_factory: Any = Connections,
+                 forks: int = 10) -> tuple[dict[str, Any], dict[str, str]]:
+    """`enforcer facts`: what the agent sees on every node, with the default fact set."""
+    inventory = load_inventory(inventory_path)
+    check_limit(inventory, limit)
+    clusters = [c for c in inventory.clusters if limit is None or matches(limit, c, inventory)]
+    requests = {c.name: fact_request([], c, Selection(limit=limit)) for c in clusters}
+    with connections_factory(inventory) as connections:
+        return facts_mod.gather(clusters, requests, connections, forks)
+

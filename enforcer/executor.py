@@ -1,0 +1,139 @@
+"""Carrying out a plan: clusters side by side, a task's per-node changes at once, in plan order.
+
+A cluster stops at its first failed change: later changes are reported as
+not reached, earlier ones as done. Whatever happened, the run ends by
+reading every node's state from the cluster itself, so the report says
+where each node really is — never what enforcer hoped it would be.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+
+from .errors import EnforcerError
+from .model import Change, ClusterPlan, ClusterRun, Plan, RunResult, StepResult
+from .resources import RESOURCES, Session
+from .transport.base import AgentOp, OpResult
+from .transport.pool import Connections
+
+log = logging.getLogger("enforcer.ops")
+
+
+class RunObserver:
+    """Live progress; the CLI prints it, tests may record it. Every method may be called from any thread."""
+
+    def step_started(self, change: Change) -> None: ...
+
+    def step_finished(self, result: StepResult) -> None: ...
+
+    def progress(self, cluster: str, message: str) -> None: ...
+
+
+class _ClusterSession(Session):
+    def __init__(self, cluster: str, connections: Connections, observer: RunObserver) -> None:
+        self.cluster, self.connections, self.observer = cluster, connections, observer
+
+    def call(self, node: str, ops: Sequence[AgentOp], *, timeout_s: float | None = None,
+             stop_on_error: bool = True) -> list[OpResult]:
+        log.info("%s: %s", node, ", ".join(op.op for op in ops))
+        return self.connections.get(node).call(ops, timeout_s=timeout_s, stop_on_error=stop_on_error)
+
+    def progress(self, message: str) -> None:
+        self.observer.progress(self.cluster, message)
+
+
+def _waves(changes: list[Change]) -> list[list[Change]]:
+    """Consecutive per-node changes of one task form a wave; cluster-wide changes stand alone."""
+    waves: list[list[Change]] = []
+    for change in changes:
+        last = waves[-1] if waves else None
+        if last and change.node is not None and last[0].node is not None and last[0].task == change.task:
+            last.append(change)
+        else:
+            waves.append([change])
+    return waves
+
+
+def _run_wave(wave: list[Change], session: Session, observer: RunObserver) -> list[StepResult]:
+    """Nodes side by side; each node's own changes in plan order, stopping at its first failure."""
+    by_node: dict[str | None, list[Change]] = {}
+    for change in wave:
+        by_node.setdefault(change.node, []).append(change)
+
+    def node_lane(changes: list[Change]) -> list[StepResult]:
+        results: list[StepResult] = []
+        for change in changes:
+            if results and results[-1].status == "failed":
+                results.append(StepResult(change, "skipped", "not reached"))
+            else:
+                results.append(_apply(change, session, observer))
+        return results
+
+    with ThreadPoolExecutor(max_workers=len(by_node)) as pool:
+        lanes = list(pool.map(node_lane, by_node.values()))
+    return [result for lane in lanes for result in lane]
+
+
+def run_cluster(plan: ClusterPlan, connections: Connections, observer: RunObserver,
+                stop: threading.Event) -> ClusterRun:
+    run = ClusterRun(plan.cluster, plan.nodes)
+    session = _ClusterSession(plan.cluster, connections, observer)
+    waves = _waves(plan.changes)
+    for index, wave in enumerate(waves):
+        if stop.is_set():
+            run.error = "interrupted before: " + wave[0].task
+        if run.error:
+            run.steps += [StepResult(c, "skipped", "not reached") for w in waves[index:] for c in w]
+            break
+        results = _run_wave(wave, session, observer)
+        run.steps += results
+        for result in results:
+            run.backups += [b for b in (result.data.get("backups") or [result.data.get("backup")]) if b]
+            if result.data.get("reboot_required"):
+                run.warnings.append(f"{result.change.node}: a reboot is required to finish '{result.change.task}'")
+        failed = [r for r in results if r.status == "failed"]
+        if failed:
+            run.error = f"task '{failed[0].change.task}' failed: {failed[0].message}"
+    if plan.changes:
+        run.final_nodes = final_node_states(plan, connections)
+    return run
+
+
+def _apply(change: Change, session: Session, observer: RunObserver) -> StepResult:
+    observer.step_started(change)
+    start = time.monotonic()
+    try:
+        data = RESOURCES[change.type].apply(change, session)
+        result = StepResult(change, "changed", "", time.monotonic() - start, data)
+    except EnforcerError as exc:
+        result = StepResult(change, "failed", str(exc), time.monotonic() - start)
+    observer.step_finished(result)
+    return result
+
+
+def final_node_states(plan: ClusterPlan, connections: Connections) -> dict[str, str]:
+    """Each node's state as the cluster reports it, asked of the first node that answers."""
+    for node in plan.nodes:
+        try:
+            data = connections.get(node).call([AgentOp("cluster.nodes")], timeout_s=60)[0]
+        except EnforcerError:
+            continue
+        if data.ok:
+            return {n["name"]: n["state"] for n in data.data["nodes"]}
+    return {n: "unknown" for n in plan.nodes}
+
+
+def execute(plan: Plan, run_id: str, connections: Connections, forks: int, observer: RunObserver | None = None,
+            stop: threading.Event | None = None) -> RunResult:
+    observer = observer or RunObserver()
+    stop = stop or threading.Event()
+    todo = [cp for cp in plan.clusters if cp.changes and not cp.error]
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(todo) or 1))) as pool:
+        runs: dict[str, Any] = dict(zip([cp.cluster for cp in todo],
+                                        pool.map(lambda cp: run_cluster(cp, connections, observer, stop), todo)))
+    clusters = [runs.get(cp.cluster) or ClusterRun(cp.cluster, cp.nodes, error=cp.error) for cp in plan.clusters]
+    return RunResult(run_id, plan, clusters, interrupted=stop.is_set())

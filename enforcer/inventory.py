@@ -1,0 +1,246 @@
+"""Ansible's YAML inventory, read as clusters of ordered nodes.
+
+A cluster is a group whose own vars set `cluster_name`; its hosts, in file
+order (or `cluster_node_order`), are nodes A, B, ... Variables merge as
+Ansible merges them: `all` < parent groups < child groups < host vars.
+Nodes are reached through the usual `ansible_*` connection variables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+from .model import Cluster, Inventory, Node
+from .templating import Scope, is_template, render
+from .transport.winrm import ConnectionSpec
+from .yamlsource import Located, load_yaml, where
+
+TRANSPORTS = ("ntlm", "basic", "kerberos", "credssp", "certificate")
+_GROUP_KEYS = {"hosts", "vars", "children"}
+
+
+@dataclass
+class _Group:
+    name: str
+    depth: int
+    vars: dict[str, Any]
+    location: str
+    hosts: list[str] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Host:
+    name: str
+    location: str
+    vars: dict[str, Any] = field(default_factory=dict)
+    groups: list[str] = field(default_factory=list)
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.groups: dict[str, _Group] = {}
+        self.hosts: dict[str, _Host] = {}
+
+    def group(self, name: str, body: Any, depth: int, location: str, parent: str | None) -> None:
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise InputError(f"group {name!r} must be a mapping of hosts/vars/children, got {_kind(body)}", location)
+        unknown = set(body) - _GROUP_KEYS
+        if unknown:
+            key = sorted(unknown, key=str)[0]
+            raise InputError(f"group {name!r} has unknown key {key!r}; expected hosts, vars or children",
+                             where(body, location, key))
+        group = self.groups.setdefault(name, _Group(name, depth, {}, location))
+        group.depth = max(group.depth, depth)
+        group_vars = body.get("vars") or {}
+        if not isinstance(group_vars, dict):
+            raise InputError(f"vars of group {name!r} must be a mapping", where(body, location, "vars"))
+        group.vars.update(group_vars)
+        if parent and name not in self.groups[parent].children:
+            self.groups[parent].children.append(name)
+        hosts = body.get("hosts") or {}
+        if not isinstance(hosts, dict):
+            raise InputError(f"hosts of group {name!r} must be a mapping of host names", where(body, location, "hosts"))
+        for host_name, host_vars in hosts.items():
+            host_location = where(hosts, location, host_name)
+            if host_vars is not None and not isinstance(host_vars, dict):
+                raise InputError(f"host {host_name!r} must map to its vars (or nothing), got {_kind(host_vars)}",
+                                 host_location)
+            host = self.hosts.setdefault(str(host_name), _Host(str(host_name), host_location))
+            host.vars.update(host_vars or {})
+            host.groups.append(name)
+            if str(host_name) not in group.hosts:
+                group.hosts.append(str(host_name))
+        children = body.get("children") or {}
+        if not isinstance(children, dict):
+            raise InputError(f"children of group {name!r} must be a mapping of groups",
+                             where(body, location, "children"))
+        for child, child_body in children.items():
+            if child == name or self._is_ancestor(str(child), name):
+                raise InputError(f"group {child!r} is its own ancestor", where(children, location, child))
+            self.group(str(child), child_body, depth + 1, where(children, location, child), name)
+
+    def _is_ancestor(self, candidate: str, of: str) -> bool:
+        stack = [candidate]
+        while stack:
+            current = stack.pop()
+            if current == of:
+                return True
+            stack += self.groups[current].children if current in self.groups else []
+        return False
+
+    def descendants_hosts(self, name: str) -> list[str]:
+        group = self.groups[name]
+        hosts = list(group.hosts)
+        for child in group.children:
+            hosts += [h for h in self.descendants_hosts(child) if h not in hosts]
+        return hosts
+
+    def merged_vars(self, hosts: list[str]) -> dict[str, Any]:
+        """Vars of the groups holding all of `hosts`, in Ansible's order: all, then by depth (then name)."""
+        merged: dict[str, Any] = dict(self.groups["all"].vars) if "all" in self.groups else {}
+        groups = {g for g in self.groups if set(hosts) <= set(self.descendants_hosts(g))} - {"all"}
+        for group in sorted(groups, key=lambda g: (self.groups[g].depth, g)):
+            merged.update(self.groups[group].vars)
+        return merged
+
+    def host_vars(self, host: _Host) -> dict[str, Any]:
+        return {**self.merged_vars([host.name]), **host.vars}
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    data = load_yaml(path, "inventory")
+    source = str(path)
+    if not isinstance(data, dict):
+        raise InputError(f"an inventory must be a mapping of groups (e.g. all:), got {_kind(data)}", f"{source}:1")
+    reader = _Reader(source)
+    for name, body in data.items():
+        if name == "all":
+            reader.group("all", body, 0, where(data, source, name), None)
+    reader.groups.setdefault("all", _Group("all", 0, {}, f"{source}:1"))
+    for name, body in data.items():
+        if name != "all":  # top-level groups other than all are its children
+            reader.group(str(name), body, 1, where(data, source, name), "all")
+    return _clusters(reader, source)
+
+
+def _clusters(reader: _Reader, source: str) -> Inventory:
+    clusters: list[Cluster] = []
+    owner: dict[str, str] = {}
+    warnings: list[str] = []
+    for group in reader.groups.values():
+        if "cluster_name" not in group.vars:
+            continue
+        location = where(group.vars, group.location, "cluster_name")
+        cluster_name = str(group.vars["cluster_name"])
+        if any(c.name == cluster_name for c in clusters):
+            raise InputError(f"cluster_name {cluster_name!r} is set by two groups", location)
+        names = _node_order(reader, group)
+        if len(names) < 2:
+            raise InputError(f"cluster {cluster_name!r} (group {group.name!r}) has {len(names)} node(s); a "
+                             f"failover cluster needs at least two", location)
+        nodes = []
+        for host_name in names:
+            if host_name in owner:
+                raise InputError(f"host {host_name!r} is a node of two clusters: {owner[host_name]!r} and "
+                                 f"{cluster_name!r}", reader.hosts[host_name].location)
+            owner[host_name] = cluster_name
+            host = reader.hosts[host_name]
+            host_vars = reader.host_vars(host)
+            connection, warning = _connection(host, host_vars)
+            if warning:
+                warnings.append(warning)
+            nodes.append(Node(host_name, cluster_name, connection, host_vars))
+        clusters.append(Cluster(cluster_name, group.name, nodes, reader.merged_vars(names)))
+    groups = {g: sorted({owner[h] for h in reader.descendants_hosts(g) if h in owner}) for g in reader.groups}
+    return Inventory(source, clusters, groups, warnings)
+
+
+def _node_order(reader: _Reader, group: _Group) -> list[str]:
+    hosts = reader.descendants_hosts(group.name)
+    order = group.vars.get("cluster_node_order")
+    if order is None:
+        return hosts
+    location = where(group.vars, group.location, "cluster_node_order")
+    if not isinstance(order, list) or sorted(map(str, order)) != sorted(hosts):
+        raise InputError(f"cluster_node_order must list exactly the group's hosts ({', '.join(hosts)})", location)
+    return [str(h) for h in order]
+
+
+def _connection(host: _Host, host_vars: dict[str, Any]) -> tuple[ConnectionSpec, str | None]:
+    """The node's ConnectionSpec; a warning when its password is written in the inventory."""
+    location = host.location
+    scope = Scope(host_vars, {"inventory_hostname": host.name}, where=location)
+
+    def var(name: str, default: Any = None) -> Any:
+        if name not in host_vars:
+            return default
+        return render(host_vars[name], scope, location)
+
+    transport = str(var("ansible_winrm_transport", "ntlm")).lower()
+    if transport not in TRANSPORTS:
+        raise InputError(f"host {host.name}: ansible_winrm_transport must be one of {', '.join(TRANSPORTS)}, "
+                         f"not {transport!r}", location)
+    port = _integer(var("ansible_port", 5985), "ansible_port", host.name, location, 1, 65535)
+    scheme = str(var("ansible_winrm_scheme", "https" if port == 5986 else "http")).lower()
+    if scheme not in ("http", "https"):
+        raise InputError(f"host {host.name}: ansible_winrm_scheme must be http or https", location)
+    validation = str(var("ansible_winrm_server_cert_validation", "validate")).lower()
+    if validation not in ("validate", "ignore"):
+        raise InputError(f"host {host.name}: ansible_winrm_server_cert_validation must be validate or ignore",
+                         location)
+    insecure = var("ansible_winrm_allow_insecure", False)
+    if transport == "basic" and scheme == "http" and insecure is not True:
+        raise InputError(f"host {host.name}: Basic authentication over plain HTTP sends the password in clear; "
+                         f"use HTTPS, NTLM, or set ansible_winrm_allow_insecure: true", location)
+    op_timeout = _integer(var("ansible_winrm_operation_timeout_sec", 20), "ansible_winrm_operation_timeout_sec",
+                          host.name, location, 1, 3600)
+    read_timeout = _integer(var("ansible_winrm_read_timeout_sec", 30), "ansible_winrm_read_timeout_sec",
+                            host.name, location, 2, 3600)
+    if read_timeout <= op_timeout:
+        raise InputError(f"host {host.name}: ansible_winrm_read_timeout_sec ({read_timeout}) must exceed "
+                         f"ansible_winrm_operation_timeout_sec ({op_timeout})", location)
+    raw_password = host_vars.get("ansible_password", host_vars.get("ansible_winrm_password"))
+    warning = None
+    if raw_password is not None and not is_template(raw_password):
+        warning = (f"{location}: host {host.name}: the password is written in plain text in the inventory; use "
+                   f"\"{{{{ lookup('env', 'ENFORCER_PASSWORD') }}}}\" instead")
+    password = var("ansible_password", var("ansible_winrm_password", ""))
+    return ConnectionSpec(
+        host=str(var("ansible_host", host.name)), port=port, scheme=scheme, auth=transport,
+        user=str(var("ansible_user", "")), password="" if password is None else str(password),
+        cert_validation=validation == "validate", ca_trust_path=var("ansible_winrm_ca_trust_path"),
+        operation_timeout_s=op_timeout, read_timeout_s=read_timeout), warning
+
+
+def _integer(value: Any, name: str, host: str, location: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"host {host}: {name} must be a whole number, not {value!r}", location) from None
+    if not low <= number <= high or isinstance(value, bool):
+        raise InputError(f"host {host}: {name} must be between {low} and {high}, not {value!r}", location)
+    return number
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", Located: "a mapping", list: "a list", str: "a string"}.get(type(value),
+                                                                                      type(value).__name__)
+
+
+def describe(inventory: Inventory) -> dict[str, Any]:
+    """The inventory as `enforcer inventory` shows it: clusters, ordered nodes, how each is reached."""
+    return {"inventory": inventory.source, "clusters": [
+        {"name": c.name, "group": c.group, "nodes": [
+            {"name": n.name, "order": chr(ord("A") + i), "endpoint": n.connection.endpoint,
+             "transport": n.connection.auth, "user": n.connection.user,
+             "password": "set" if n.connection.password else "not set",
+             "cert_validation": n.connection.cert_validation, "ca_trust_path": n.connection.ca_trust_path}
+            for i, n in enumerate(c.nodes)]} for c in inventory.clusters],
+        "warnings": inventory.warnings}

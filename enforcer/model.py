@@ -1,0 +1,171 @@
+"""The engine's data: inventory, plays, plan and run results, as plain dataclasses.
+
+Everything here is data with no I/O, so a plan can be rendered, saved,
+compared and tested without a node in sight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .transport.winrm import ConnectionSpec
+
+
+# -- inventory ------------------------------------------------------------------
+@dataclass
+class Node:
+    name: str
+    cluster: str
+    connection: ConnectionSpec
+    vars: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Cluster:
+    """A cluster group of the inventory; `nodes` are in A, B, ... order."""
+
+    name: str
+    group: str
+    nodes: list[Node]
+    vars: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def node_names(self) -> list[str]:
+        return [n.name for n in self.nodes]
+
+
+@dataclass
+class Inventory:
+    source: str
+    clusters: list[Cluster]
+    groups: dict[str, list[str]]  # group name -> cluster names it covers
+    warnings: list[str] = field(default_factory=list)
+
+    def cluster(self, name: str) -> Cluster:
+        return next(c for c in self.clusters if c.name == name)
+
+
+# -- playbooks --------------------------------------------------------------------
+@dataclass
+class Task:
+    name: str
+    type: str
+    args: dict[str, Any]
+    location: str  # file:line, for every message about this task
+    when: str | None = None
+    loop: Any = None
+    tags: list[str] = field(default_factory=list)
+    notify: list[str] = field(default_factory=list)
+    register: str | None = None
+
+
+@dataclass
+class Play:
+    name: str
+    hosts: str
+    vars: dict[str, Any]
+    tasks: list[Task]
+    handlers: list[Task]
+    location: str
+    gather: dict[str, Any] = field(default_factory=dict)  # extra facts: registry, paths, services, events
+
+
+@dataclass
+class Playbook:
+    source: str
+    plays: list[Play]
+
+
+# -- plans --------------------------------------------------------------------------
+@dataclass
+class Change:
+    """One planned change, in Terraform's shape: what, where, before -> after, and why."""
+
+    task: str
+    type: str
+    cluster: str
+    node: str | None  # None: the change is cluster-wide
+    via: str  # the node whose own session carries it out
+    actions: list[str]
+    before: Any
+    after: Any
+    reason: str
+    destructive: bool = False
+    backups: list[str] = field(default_factory=list)  # files the backups of what it deletes will be
+    params: dict[str, Any] = field(default_factory=dict)  # what apply needs, resource-specific
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task, "type": self.type, "node": self.node, "via": self.via,
+                "actions": self.actions, "before": self.before, "after": self.after,
+                "destructive": self.destructive, "backups": self.backups, "reason": self.reason,
+                **({"order": self.params["order"]} if "order" in self.params else {})}
+
+
+@dataclass
+class Outcome:
+    """What planning a task came to on one node or cluster when it changes nothing."""
+
+    task: str
+    node: str | None
+    status: str  # "ok" (already as desired) or "skipped" (when: false, tags)
+    reason: str
+
+
+@dataclass
+class ClusterPlan:
+    cluster: str
+    nodes: list[str]
+    changes: list[Change] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    error: str | None = None  # planning stopped here (an assert failed, a template broke)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    playbook: str
+    inventory: str
+    clusters: list[ClusterPlan]
+    unreachable: dict[str, str] = field(default_factory=dict)  # node -> why
+
+    @property
+    def changes(self) -> list[Change]:
+        return [c for cp in self.clusters for c in cp.changes]
+
+    @property
+    def failed(self) -> bool:
+        return any(cp.error for cp in self.clusters)
+
+
+# -- runs ------------------------------------------------------------------------------
+@dataclass
+class StepResult:
+    change: Change
+    status: str  # "changed", "failed", "skipped" (not reached)
+    message: str = ""
+    duration_s: float = 0.0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ClusterRun:
+    cluster: str
+    nodes: list[str]
+    steps: list[StepResult] = field(default_factory=list)
+    error: str | None = None
+    final_nodes: dict[str, str] = field(default_factory=dict)  # node -> Up/Down/Paused/unknown
+    backups: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    plan: Plan
+    clusters: list[ClusterRun]
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(c.error for c in self.clusters)

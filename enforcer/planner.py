@@ -1,0 +1,221 @@
+"""From gathered facts to a plan: pure, so plan and apply run the same code.
+
+Templates (`when`, arguments, vars) see the facts as gathered at the start of
+the play, as Ansible's do; each resource's idempotence check sees the
+*predicted* state, i.e. the facts updated by the changes planned before it.
+That is how a procedure plans right: the KB's "recreate the MSDTC group"
+knows an earlier task removes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InputError
+from .model import Change, Cluster, ClusterPlan, Inventory, Outcome, Play, Playbook, Task
+from .playbook import check_arg
+from .resources import RESOURCES, FactNeeds, PlanContext, PlanError, State
+from .templating import Scope, TemplateError, evaluate, render
+
+SECRET_VARS = ("ansible_password", "ansible_winrm_password", "ansible_become_password")
+
+
+@dataclass
+class Selection:
+    """What the user asked to run: which clusters, which tags, which extra vars."""
+
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    limit: str | None = None
+    tags: set[str] = field(default_factory=set)
+    skip_tags: set[str] = field(default_factory=set)
+
+
+def matches(pattern: str, cluster: Cluster, inventory: Inventory) -> bool:
+    for part in pattern.replace(";", ",").replace(":", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part in ("all", "*") or fnmatch.fnmatch(cluster.name, part) or fnmatch.fnmatch(cluster.group, part):
+            return True
+        if cluster.name in inventory.groups.get(part, []):
+            return True
+    return False
+
+
+def clusters_for(play: Play, inventory: Inventory, selection: Selection) -> list[Cluster]:
+    return [c for c in inventory.clusters if matches(play.hosts, c, inventory)
+            and (selection.limit is None or matches(selection.limit, c, inventory))]
+
+
+def check_limit(inventory: Inventory, limit: str | None) -> None:
+    if limit and not any(matches(limit, c, inventory) for c in inventory.clusters):
+        names = ", ".join(c.name for c in inventory.clusters) or "none"
+        raise InputError(f"--limit {limit!r} matches no cluster of the inventory (clusters: {names})")
+
+
+def public_vars(variables: dict[str, Any]) -> dict[str, Any]:
+    """Variables templates may read: connection secrets are not among them."""
+    return {k: v for k, v in variables.items() if k not in SECRET_VARS}
+
+
+def fact_request(plays: list[Play], cluster: Cluster, selection: Selection) -> dict[str, Any]:
+    """The args of the one `facts` op per node: the union of what every task needs."""
+    needs = FactNeeds(services={"ClusSvc", "MSDTC"})
+    events: dict[str, Any] | None = None
+    for play in plays:
+        gather = play.gather
+        needs.update(FactNeeds(set(gather.get("registry", [])), set(gather.get("paths", [])),
+                               set(gather.get("services", []))))
+        events = gather.get("events", events)
+        scope = Scope(public_vars(cluster.vars), play.vars, selection.extra_vars,
+                      {"cluster_name": cluster.name}, where=play.location)
+        for task in play.tasks + play.handlers:
+            resource = RESOURCES[task.type]
+            if not resource.needs_args:
+                continue
+            for item in _loop_items(task, scope):
+                item_scope = scope.child({"item": item}, where=task.location)
+                needs.update(resource.needs({k: render(task.args[k], item_scope, task.location)
+                                             for k in resource.needs_args}))
+    request: dict[str, Any] = {"registry": sorted(needs.registry), "paths": sorted(needs.paths),
+                               "services": sorted(needs.services)}
+    if events:
+        request["events"] = _events_request(events)
+    return request
+
+
+def _events_request(events: dict[str, Any]) -> dict[str, Any]:
+    """`since_hours: N` becomes an absolute `since`, computed when the facts are asked for."""
+    request = {k: v for k, v in events.items() if k != "since_hours"}
+    if "since_hours" in events:
+        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=float(events["since_hours"]))
+        request["since"] = since.isoformat()
+    return request
+
+
+def _loop_items(task: Task, scope: Scope) -> list[Any]:
+    if task.loop is None:
+        return [None]
+    items = render(task.loop, scope, task.location)
+    if not isinstance(items, list):
+        raise TemplateError(f"task {task.name!r}: loop must give a list, got {type(items).__name__}", task.location)
+    return items
+
+
+def cluster_view(cluster: Cluster, facts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """`cluster` in templates: its name, ordered nodes, node states and groups by name."""
+    source = next((f["cluster"] for f in facts.values() if f.get("cluster")), None) or {}
+    return {"name": cluster.name, "nodes": cluster.node_names,
+            "node_states": {n["name"]: n["state"] for n in source.get("nodes", [])},
+            "groups": {g["name"]: g for g in source.get("groups", [])}}
+
+
+def plan_cluster(playbook: Playbook, cluster: Cluster, inventory: Inventory, facts: dict[str, dict[str, Any]],
+                 selection: Selection, run_id: str) -> ClusterPlan:
+    result = ClusterPlan(cluster.name, cluster.node_names, facts=facts)
+    state = State(cluster.name, cluster.node_names, facts)
+    builtins = {"nodes": facts, "cluster": cluster_view(cluster, facts), "cluster_name": cluster.name,
+                "run_id": run_id}
+    for play in playbook.plays:
+        if cluster not in clusters_for(play, inventory, selection):
+            continue
+        registered: dict[str, Any] = {}
+        notified: list[str] = []
+        tasks = list(play.tasks)
+        try:
+            while tasks:
+                task = tasks.pop(0)
+                planner = _TaskPlanner(task, cluster, state, run_id, result)
+                scope = Scope(public_vars(cluster.vars), play.vars, selection.extra_vars, registered, builtins,
+                              where=task.location)
+                changed = planner.plan(scope, selection, registered)
+                for handler in (task.notify if changed else []):
+                    if handler not in notified:
+                        notified.append(handler)
+                if not tasks and notified:
+                    tasks = [h for h in play.handlers if h.name in notified]
+                    notified = []
+        except (PlanError, TemplateError, InputError) as exc:
+            result.error = f"{planner.task.location}: task '{planner.task.name}': {getattr(exc, 'detail', exc)}"
+            return result
+    return result
+
+
+class _TaskPlanner:
+    def __init__(self, task: Task, cluster: Cluster, state: State, run_id: str, result: ClusterPlan) -> None:
+        self.task, self.cluster, self.state, self.run_id, self.result = task, cluster, state, run_id, result
+        self.resource = RESOURCES[task.type]
+
+    def plan(self, scope: Scope, selection: Selection, registered: dict[str, Any]) -> bool:
+        """Plan the task; True when it changes something (its handlers are then notified)."""
+        task = self.task
+        if not _tag_selected(task.tags, selection):
+            self._outcome(None, "skipped", "not selected by --tags/--skip-tags")
+            self._register(registered, changes=[], skipped=True)
+            return False
+        first_scope = scope.child(self._node_layer(self.cluster.node_names[0]), where=task.location)
+        cluster_args = render(task.args, first_scope.child({"item": None}), task.location) if task.loop is None \
+            else None
+        targets = [None] if self.resource.scope_of(cluster_args or task.args) == "cluster" else self.cluster.node_names
+        changes: list[Change] = []
+        ran = False
+        for node in targets:
+            node_scope = scope.child(self._node_layer(node or self._cluster_node()), where=task.location)
+            for item in _loop_items(task, node_scope):
+                item_scope = node_scope.child({"item": item}, where=task.location)
+                if task.when is not None and not evaluate(task.when, item_scope, task.location):
+                    self._outcome(node, "skipped", f"when: {task.when} is false")
+                    continue
+                ran = True
+                changes += self._plan_one(item_scope, node)
+        self.result.changes += changes
+        self._register(registered, changes=changes, skipped=not ran)
+        return bool(changes)
+
+    def _plan_one(self, scope: Scope, node: str | None) -> list[Change]:
+        task, spec = self.task, self.resource.args
+        args = {k: (v if spec[k].raw else render(v, scope, task.location)) for k, v in task.args.items()}
+        for key, value in args.items():
+            if value is not None:
+                check_arg(task.type, key, value, task.name, task.location)
+        ctx = PlanContext(task.name, self.cluster.name, self.run_id, self.state,
+                          lambda expression: evaluate(expression, scope, task.location))
+        planned = self.resource.plan(ctx, args, node)
+        if isinstance(planned, str):
+            self._outcome(node, "ok", planned)
+            return []
+        for change in planned:
+            change.type = task.type
+        return planned
+
+    def _node_layer(self, node: str) -> dict[str, Any]:
+        found = next(n for n in self.cluster.nodes if n.name == node)
+        return {**public_vars(found.vars), "facts": self.state_facts(node), "node_name": node,
+                "inventory_hostname": node}
+
+    def state_facts(self, node: str) -> dict[str, Any]:
+        return self.result.facts.get(node, {})
+
+    def _cluster_node(self) -> str:
+        """Cluster-wide tasks see the facts of the first node that answered for the cluster."""
+        return next((n for n in self.cluster.node_names if self.result.facts.get(n, {}).get("cluster")),
+                    self.cluster.node_names[0])
+
+    def _outcome(self, node: str | None, status: str, reason: str) -> None:
+        self.result.outcomes.append(Outcome(self.task.name, node, status, reason))
+
+    def _register(self, registered: dict[str, Any], changes: list[Change], skipped: bool) -> None:
+        if self.task.register:
+            registered[self.task.register] = {"changed": bool(changes), "skipped": skipped,
+                                              "changes": [c.to_json() for c in changes]}
+
+
+def _tag_selected(tags: list[str], selection: Selection) -> bool:
+    if "always" in tags and "always" not in selection.skip_tags:
+        return True
+    if selection.tags and not selection.tags & set(tags):
+        return False
+    return not selection.skip_tags & set(tags)

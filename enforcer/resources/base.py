@@ -1,0 +1,135 @@
+"""What every task type is: an argument schema, the facts it reads, a pure plan, an apply.
+
+`plan()` compares the *predicted* state (the gathered facts, updated by the
+changes planned before it) with the task's desired state and returns the
+changes, or the reason nothing needs doing. `apply()` carries one change out
+through the node's session and re-reads what it changed in the same agent
+call, so a change is verified without another round trip.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Sequence
+
+from ..errors import EnforcerError
+from ..model import Change
+from ..transport.base import AgentOp, OpResult
+
+BACKUP_ROOT = "C:\\ProgramData\\enforcer\\backups"
+
+
+class PlanError(EnforcerError):
+    """A task cannot be planned (an assert failed, the cluster is not in a state to act on)."""
+
+
+class StepError(EnforcerError):
+    """A change was attempted and did not take effect; the message says what was seen instead."""
+
+
+@dataclass(frozen=True)
+class Arg:
+    kind: type | tuple[type, ...]
+    required: bool = False
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    raw: bool = False  # an expression the resource evaluates itself (assert's `that`)
+    doc: str = ""
+
+
+@dataclass
+class FactNeeds:
+    registry: set[str] = field(default_factory=set)
+    paths: set[str] = field(default_factory=set)
+    services: set[str] = field(default_factory=set)
+
+    def update(self, other: "FactNeeds") -> None:
+        self.registry |= other.registry
+        self.paths |= other.paths
+        self.services |= other.services
+
+
+class State:
+    """The cluster as it will be once the changes planned so far are applied."""
+
+    def __init__(self, cluster: str, node_names: list[str], facts: dict[str, dict[str, Any]]) -> None:
+        self.cluster = cluster
+        self.node_names = node_names
+        self.nodes = copy.deepcopy(facts)
+        source = next((f["cluster"] for f in self.nodes.values() if f.get("cluster")), None) or {}
+        self.node_states: dict[str, str] = {n["name"]: n["state"] for n in source.get("nodes", [])}
+        self.groups: dict[str, dict[str, Any]] = {g["name"]: g for g in source.get("groups", [])}
+
+    def up_nodes(self) -> list[str]:
+        return [n for n in self.node_names if self.node_states.get(n) == "Up"]
+
+    def via_for_group(self, group: str | None = None) -> str:
+        """Cluster commands go through the group's owner when it is Up, else the first Up node."""
+        owner = self.groups.get(group, {}).get("owner") if group else None
+        if owner in self.up_nodes():
+            return owner
+        up = self.up_nodes()
+        if not up:
+            raise PlanError(f"no node of cluster {self.cluster} is Up to carry out cluster commands")
+        return up[0]
+
+
+@dataclass
+class PlanContext:
+    task: str
+    cluster: str
+    run_id: str
+    state: State
+    evaluate: Callable[[str], Any]  # a bare Jinja expression in the task's scope
+
+    def backup_path(self, node: str, kind: str, target: str, suffix: str) -> str:
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", target).strip("_")[-80:]
+        return f"{BACKUP_ROOT}\\{self.run_id}\\{node}-{kind}-{safe}{suffix}"
+
+    def change(self, node: str | None, via: str, actions: list[str], before: Any, after: Any, reason: str,
+               **extra: Any) -> Change:
+        return Change(task=self.task, type="", cluster=self.cluster, node=node, via=via, actions=actions,
+                      before=before, after=after, reason=reason, **extra)
+
+
+class Session:
+    """What apply() may do: call ops on the cluster's nodes. The executor provides it."""
+
+    def call(self, node: str, ops: Sequence[AgentOp], *, timeout_s: float | None = None,
+             stop_on_error: bool = True) -> list[OpResult]:
+        raise NotImplementedError
+
+    def progress(self, message: str) -> None:
+        """A live line for the operator (the executor prints or records it)."""
+
+
+class Resource:
+    type: ClassVar[str]
+    scope: ClassVar[str] = "node"  # "node": once per node; "cluster": once, through one node
+    args: ClassVar[dict[str, Arg]] = {}
+    needs_args: ClassVar[tuple[str, ...]] = ()  # the arguments needs() reads: rendered before facts exist
+    summary: ClassVar[str] = ""
+
+    def scope_of(self, args: dict[str, Any]) -> str:
+        return self.scope
+
+    def needs(self, args: dict[str, Any]) -> FactNeeds:
+        return FactNeeds()
+
+    def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
+        """Changes to make, or why none are needed; updates ctx.state with the predicted result."""
+        raise NotImplementedError
+
+    def apply(self, change: Change, session: Session) -> dict[str, Any]:
+        """Carry out `change`; return what happened (recorded in the run); raise StepError if it did not."""
+        raise NotImplementedError
+
+
+def results_or_raise(node: str, results: list[OpResult]) -> list[dict[str, Any]]:
+    """Every op's data, or StepError naming the first op that failed and why."""
+    for result in results:
+        if not result.ok:
+            raise StepError(f"{node}: {result.op} failed ({result.error_kind}): {result.error_message}")
+    return [r.data or {} for r in results]

@@ -1,0 +1,85 @@
+"""cluster_group: a cluster group absent, present (the MSDTC group with its resources), online or offline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import Change
+from ..transport.base import AgentOp
+from .base import Arg, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
+
+
+class ClusterGroup(Resource):
+    type = "cluster_group"
+    scope = "cluster"
+    summary = "A cluster group absent, present with its DTC resource, online or offline, on an owner node."
+    args = {
+        "name": Arg(str, required=True),
+        "state": Arg(str, default="online", choices=("present", "absent", "online", "offline")),
+        "owner": Arg(str, default="", doc="the node it should be online on"),
+        "network_name": Arg(str, default="", doc="when created: its network name"),
+        "ip_address": Arg(str, default="", doc="when created: its IPv4 address (default: DHCP)"),
+        "timeout_s": Arg(int, default=180),
+    }
+
+    def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
+        name, wanted, state = args["name"], args["state"], ctx.state
+        group = state.groups.get(name)
+        if wanted == "absent":
+            if group is None:
+                return f"group {name} is absent"
+            del state.groups[name]
+            return [ctx.change(None, state.via_for_group(name), ["delete"], _view(group), "absent",
+                               f"group {name} exists ({group['state']} on {group['owner']})", destructive=True,
+                               params={"name": name, "ops": [["cluster.group.remove", {"name": name}]]})]
+        if args["owner"] and args["owner"] not in state.node_names:
+            raise PlanError(f"owner {args['owner']!r} is not a node of {ctx.cluster}")
+        ops: list[list[Any]] = []
+        actions: list[str] = []
+        via = state.via_for_group(name)
+        before: Any = _view(group) if group else "absent"
+        if group is None:
+            create = {"name": name}
+            create.update({k: args[k] for k in ("network_name", "ip_address") if args[k]})
+            ops.append(["cluster.group.create_dtc", create])
+            actions.append("create")
+            group = {"name": name, "state": "Offline", "owner": via, "resources": []}
+        target = {"online": "Online", "offline": "Offline"}.get(wanted)
+        if args["owner"] and group["owner"] != args["owner"] and wanted != "offline":
+            ops.append(["cluster.group.move", {"name": name, "node": args["owner"], "timeout_s": args["timeout_s"]}])
+            group = {**group, "owner": args["owner"]}
+        if target and group["state"] != target:
+            ops.append([f"cluster.group.{wanted}", {"name": name, "timeout_s": args["timeout_s"]}])
+            group = {**group, "state": target}
+        if not ops:
+            return f"group {name} is {group['state']} on {group['owner']}"
+        state.groups[name] = group
+        return [ctx.change(None, via, actions or ["update"], before, _view(group),
+                           "group " + (f"{name} is absent" if before == "absent" else
+                                       f"{name} is {before['state']} on {before['owner']}"),
+                           params={"name": name, "ops": ops, "expect": _view(group),
+                                   "timeout_s": args["timeout_s"]})]
+
+    def apply(self, change: Change, session: Session) -> dict[str, Any]:
+        name = change.params["name"]
+        ops = [AgentOp(op, args) for op, args in change.params["ops"]] + [AgentOp("cluster.groups")]
+        data = results_or_raise(change.via, session.call(change.via, ops,
+                                                         timeout_s=len(ops) * change.params.get("timeout_s", 180)))
+        groups = {g["name"]: g for g in data[-1]["groups"]}
+        if change.after == "absent":
+            if name in groups:
+                raise StepError(f"{change.via}: group {name} still exists after removal")
+            return {"state": "absent"}
+        group = groups.get(name)
+        expect = change.params["expect"]
+        if group is None or group["state"] != expect["state"] or group["owner"] != expect["owner"]:
+            seen = f"{group['state']} on {group['owner']}" if group else "absent"
+            raise StepError(f"{change.via}: group {name} is {seen}, not {expect['state']} on {expect['owner']}")
+        return {"state": group["state"], "owner": group["owner"]}
+
+
+def _view(group: dict[str, Any]) -> dict[str, Any]:
+    view = {"state": group["state"], "owner": group["owner"]}
+    if group.get("resources"):
+        view["resources"] = [r["name"] for r in group["resources"]]
+    return view

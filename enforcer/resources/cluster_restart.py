@@ -1,0 +1,70 @@
+"""cluster_restart: restart the cluster service on every node, last down first up (KB step 5).
+
+Each step runs on the node it concerns, through that node's own session,
+and waits for the node's state. On a failure the sequence stops and every
+node this run stopped is started again, last stopped first, so no node is
+left down silently; the result says where each node ended.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import ordering
+from ..errors import EnforcerError
+from ..model import Change
+from ..transport.base import AgentOp
+from .base import Arg, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
+
+
+class ClusterRestart(Resource):
+    type = "cluster_restart"
+    scope = "cluster"
+    summary = "The ordered cluster-service restart: stop in reverse node order, start in node order."
+    args = {"timeout_s": Arg(int, default=300, doc="per step: how long a node may take to go Down or come Up")}
+
+    def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
+        nodes = ctx.state.node_names
+        not_up = {n: ctx.state.node_states.get(n, "unknown") for n in nodes if ctx.state.node_states.get(n) != "Up"}
+        if not_up:
+            raise PlanError("an ordered restart needs every node Up; "
+                            + ", ".join(f"{n} is {s}" for n, s in not_up.items()))
+        sequence = ordering.restart_sequence(nodes)
+        return [ctx.change(None, nodes[0], ["restart"], {n: "Up" for n in nodes}, {n: "Up" for n in nodes},
+                           "ordered cluster-service restart: " + ordering.describe(sequence),
+                           params={"sequence": [list(s) for s in sequence], "order": [f"{v} {n}" for v, n in sequence],
+                                   "timeout_s": args["timeout_s"]})]
+
+    def apply(self, change: Change, session: Session) -> dict[str, Any]:
+        timeout = change.params["timeout_s"]
+        done: list[ordering.Step] = []
+        for verb, node in (tuple(s) for s in change.params["sequence"]):
+            session.progress(f"{verb} cluster service on {node}")
+            try:
+                self._step(session, verb, node, timeout)
+            except EnforcerError as exc:
+                recovered = self._recover(session, done, timeout)
+                raise StepError(f"ordered restart failed at '{verb} {node}': {exc}; recovery: {recovered}") from exc
+            done.append((verb, node))
+        return {"sequence": [f"{verb} {node}" for verb, node in done]}
+
+    def _step(self, session: Session, verb: str, node: str, timeout: int) -> None:
+        data = results_or_raise(node, session.call(node, [AgentOp(f"cluster.service.{verb}", {"timeout_s": timeout})],
+                                                   timeout_s=timeout + 30))
+        wanted = "Down" if verb == "stop" else "Up"
+        if data[0]["state"] != wanted:
+            raise StepError(f"{node} is {data[0]['state']} after {verb}, not {wanted}")
+
+    def _recover(self, session: Session, done: list[ordering.Step], timeout: int) -> str:
+        steps = ordering.recovery_sequence(done)
+        if not steps:
+            return "no node was left stopped"
+        outcomes = []
+        for verb, node in steps:
+            session.progress(f"recovery: {verb} cluster service on {node}")
+            try:
+                self._step(session, verb, node, timeout)
+                outcomes.append(f"{node} Up")
+            except EnforcerError as exc:
+                outcomes.append(f"{node} NOT started ({exc})")
+        return ", ".join(outcomes)

@@ -1,0 +1,69 @@
+"""path: a file or folder absent, archived first; on a node, or on the cluster's shared disk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import Change
+from ..transport.base import AgentOp
+from .base import Arg, FactNeeds, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
+
+
+class Path(Resource):
+    type = "path"
+    summary = "A file or folder absent (archived to a zip first), on every node or on the shared disk."
+    scope = "node"
+    args = {
+        "path": Arg(str, required=True),
+        "state": Arg(str, default="absent", choices=("absent",)),
+        "location": Arg(str, default="node", choices=("node", "shared_disk"),
+                  doc="shared_disk: once, through the node that owns the disk"),
+        "backup": Arg(bool, default=True, doc="archive before removing"),
+    }
+
+    def scope_of(self, args: dict[str, Any]) -> str:
+        return "cluster" if args.get("location") == "shared_disk" else "node"
+
+    needs_args = ("path",)
+
+    def needs(self, args: dict[str, Any]) -> FactNeeds:
+        return FactNeeds(paths={args["path"]})
+
+    def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
+        path = args["path"]
+        if args["location"] == "shared_disk":
+            readers = [n for n in ctx.state.node_names if ctx.state.nodes[n]["paths"][path].get("exists") is not None]
+            if not readers:
+                raise PlanError(f"no node of {ctx.cluster} can read {path}: is the shared disk online?")
+            node = via = readers[0]
+        else:
+            via = node
+        current = ctx.state.nodes[node]["paths"][path]
+        if current.get("exists") is None:
+            raise PlanError(f"{node} cannot read {path}: {current.get('error', {}).get('message', 'unknown')}")
+        if not current["exists"]:
+            return f"{path} is absent"
+        before = {"exists": True, "type": current["type"], "size": current["size"], "items": current["items"]}
+        for name in (ctx.state.node_names if args["location"] == "shared_disk" else [node]):
+            entry = ctx.state.nodes[name]["paths"][path]
+            if entry.get("exists"):
+                entry.update(exists=False, type=None, size=0, items=0)
+        backup = ctx.backup_path(via, "path", path, ".zip") if args["backup"] else None
+        return [ctx.change(None if args["location"] == "shared_disk" else node, via, ["delete"], before, {"exists": False},
+                           f"{path} exists" + (f" (shared disk, owned by {via})" if args["location"] == "shared_disk" else ""),
+                           destructive=True, backups=[backup] if backup else [], params={"path": path})]
+
+    def apply(self, change: Change, session: Session) -> dict[str, Any]:
+        path = change.params["path"]
+        ops = [AgentOp("path.archive", {"path": path, "dest": dest}) for dest in change.backups]
+        ops += [AgentOp("path.remove", {"path": path}), AgentOp("path.get", {"path": path})]
+        data = results_or_raise(change.via, session.call(change.via, ops))
+        if data[-1]["exists"]:
+            raise StepError(f"{change.via}: {path} still exists after removal")
+        result: dict[str, Any] = {"exists": False}
+        if change.backups:
+            parent = path.rstrip("\\").rpartition("\\")[0]
+            result["backup"] = {"node": change.via, "kind": "path", "path": path, "file": change.backups[0],
+                                "restore_to": parent + "\\" if parent.endswith(":") else parent,
+                                "bytes": data[0].get("bytes", 0)}
+        return result

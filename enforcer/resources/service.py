@@ -1,0 +1,45 @@
+"""service: a Windows service running or stopped, on every node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import Change
+from ..transport.base import AgentOp
+from .base import Arg, FactNeeds, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
+
+
+class Service(Resource):
+    type = "service"
+    summary = "A Windows service running or stopped on every node."
+    args = {
+        "name": Arg(str, required=True),
+        "state": Arg(str, required=True, choices=("running", "stopped")),
+        "timeout_s": Arg(int, default=120),
+    }
+
+    needs_args = ("name",)
+
+    def needs(self, args: dict[str, Any]) -> FactNeeds:
+        return FactNeeds(services={args["name"]})
+
+    def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
+        name, wanted = args["name"], args["state"].capitalize()
+        current = ctx.state.nodes[node]["services"][name]
+        if not current["exists"]:
+            raise PlanError(f"service {name} does not exist on {node}")
+        if current["status"] == wanted:
+            return f"{name} is {wanted}"
+        ctx.state.nodes[node]["services"][name] = {**current, "status": wanted}
+        return [ctx.change(node, node, ["update"], current["status"], wanted, f"{name} is {current['status']}",
+                           params={"name": name, "timeout_s": args["timeout_s"]})]
+
+    def apply(self, change: Change, session: Session) -> dict[str, Any]:
+        name = change.params["name"]
+        verb = "start" if change.after == "Running" else "stop"
+        ops = [AgentOp(f"service.{verb}", {"name": name, "timeout_s": change.params["timeout_s"]}),
+               AgentOp("service.get", {"name": name})]
+        data = results_or_raise(change.via, session.call(change.via, ops, timeout_s=change.params["timeout_s"] + 30))
+        if data[-1]["status"] != change.after:
+            raise StepError(f"{change.via}: {name} is {data[-1]['status']} after {verb}, not {change.after}")
+        return {"status": data[-1]["status"]}

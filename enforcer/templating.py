@@ -1,0 +1,196 @@
+"""Jinja2 as Ansible users know it: sandboxed, strict, lazy, native when whole.
+
+- StrictUndefined: a misspelt variable is an error naming it, not an empty string.
+- Variables are rendered when first read, so `vars:` may refer to facts and to
+  each other in any order.
+- A value that is one `{{ expression }}` keeps its type (a list stays a list,
+  `true` stays a bool), as Ansible's native mode does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, Iterator
+
+import jinja2
+import jinja2.meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import InputError
+
+_WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.S)
+
+
+class TemplateError(InputError):
+    """A template that does not render: its location and Jinja's reason."""
+
+
+def _lookup(kind: str, *names: str) -> str:
+    if kind != "env":
+        raise jinja2.TemplateRuntimeError(f"lookup({kind!r}) is not supported; only lookup('env', NAME)")
+    return ",".join(os.environ.get(n, "") for n in names)
+
+
+def _dict2items(value: Mapping) -> list[dict[str, Any]]:
+    return [{"key": k, "value": v} for k, v in value.items()]
+
+
+def _registry_value(facts: Mapping, path: str, name: str) -> Any:
+    """A registry value's data from a node's facts, or None when the key or value is absent."""
+    key = (facts.get("registry") or {}).get(path) or {}
+    return ((key.get("values") or {}).get(name) or {}).get("data")
+
+
+def _registry_value_differs(facts: Mapping, paths: list[str], name: str, expected: Any) -> bool:
+    """True when one of `paths` exists on the node with value `name` other than `expected`."""
+    registry = facts.get("registry") or {}
+    return any((registry.get(p) or {}).get("exists") and _registry_value(facts, p, name) != expected for p in paths)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("yes", "true", "1", "on", "y")
+    return bool(value)
+
+
+def _environment() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.globals["lookup"] = _lookup
+    env.filters.update({"dict2items": _dict2items, "bool": _to_bool, "to_json": json.dumps,
+                        "registry_value": _registry_value})
+    env.tests["registry_value_differs"] = _registry_value_differs
+    return env
+
+
+ENV = _environment()
+
+
+def is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+class Scope(Mapping):
+    """Variables for templates: later layers win; templated values render lazily, once."""
+
+    def __init__(self, *layers: Mapping[str, Any], where: str = "?") -> None:
+        self._layers = layers if layers and layers[0] is ENV.globals else (ENV.globals, *layers)
+        self._where = where
+        self._cache: dict[str, Any] = {}
+        self._rendering: set[str] = set()
+
+    def child(self, *layers: Mapping[str, Any], where: str | None = None) -> "Scope":
+        return Scope(*self._layers, *layers, where=where or self._where)
+
+    def _raw(self, key: str) -> Any:
+        for layer in reversed(self._layers):
+            if key in layer:
+                return layer[key]
+        raise KeyError(key)
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._cache:
+            return self._cache[key]
+        raw = self._raw(key)
+        if key in self._rendering:
+            raise TemplateError(f"variable {key!r} refers to itself", self._where)
+        self._rendering.add(key)
+        try:
+            value = render(raw, self, self._where)
+        finally:
+            self._rendering.discard(key)
+        self._cache[key] = value
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return any(key in layer for layer in self._layers)
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for layer in self._layers:
+            for key in layer:
+                if key not in seen:
+                    seen.add(key)
+                    yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _run(source: str, scope: Scope, where: str, native: bool) -> Any:
+    try:
+        if native:
+            template = ENV.from_string("{% set __result = (" + source + ") %}")
+            context = template.new_context(scope, shared=True)
+            for _ in template.root_render_func(context):
+                pass
+            return _defined(context.vars["__result"])
+        template = ENV.from_string(source)
+        return "".join(template.root_render_func(template.new_context(scope, shared=True)))
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"undefined variable: {exc.message}", where) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}", where) from None
+    except TemplateError:
+        raise
+    except InputError:
+        raise
+    except Exception as exc:  # a filter or test failing on the data it was given
+        raise TemplateError(f"template error: {type(exc).__name__}: {exc}", where) from None
+
+
+def _defined(value: Any) -> Any:
+    """Assigning an undefined name does not fail in Jinja; using the value must."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _defined(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _defined(item)
+    return value
+
+
+def render(value: Any, scope: Scope, where: str) -> Any:
+    """Render strings inside `value` (recursively through lists and dicts)."""
+    if isinstance(value, str):
+        if not is_template(value):
+            return value
+        whole = _WHOLE_EXPRESSION.match(value)
+        return _run(whole.group("expr"), scope, where, native=True) if whole else _run(value, scope, where, False)
+    if isinstance(value, list):
+        return [render(v, scope, where) for v in value]
+    if isinstance(value, dict):
+        return {k: render(v, scope, where) for k, v in value.items()}
+    return value
+
+
+def evaluate(expression: str, scope: Scope, where: str) -> Any:
+    """A bare expression, as `when:` and `that:` hold them."""
+    if isinstance(expression, bool):
+        return expression
+    whole = _WHOLE_EXPRESSION.match(str(expression))
+    return _run(whole.group("expr") if whole else str(expression), scope, where, native=True)
+
+
+def undeclared(value: Any, where: str, expression: bool = False) -> set[str]:
+    """Names a template (or a bare expression) reads; raises TemplateError on syntax errors."""
+    if isinstance(value, list):
+        return set().union(*(undeclared(v, where, expression) for v in value)) if value else set()
+    if isinstance(value, dict):
+        return set().union(*(undeclared(v, where, expression) for v in value.values())) if value else set()
+    if isinstance(value, bool) or value is None:
+        return set()
+    source = str(value)
+    if expression:
+        whole = _WHOLE_EXPRESSION.match(source)
+        source = "{{ " + (whole.group("expr") if whole else source) + " }}"
+    elif not is_template(source):
+        return set()
+    try:
+        return set(jinja2.meta.find_undeclared_variables(ENV.parse(source))) - set(ENV.globals)
+    except jinja2.TemplateSyntaxError as exc:  # also unknown filters and tests
+        raise TemplateError(f"template syntax error: {exc.message}", where) from None

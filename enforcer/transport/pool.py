@@ -1,0 +1,38 @@
+"""One transport per node for the length of a run, opened on first use, closed together."""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from ..model import Inventory
+from .base import Transport
+from .winrm import ConnectionSpec, WinRMTransport
+
+TransportFactory = Callable[[str, ConnectionSpec], Transport]
+
+
+class Connections:
+    def __init__(self, inventory: Inventory, factory: TransportFactory = WinRMTransport) -> None:
+        self._specs = {n.name: n.connection for c in inventory.clusters for n in c.nodes}
+        self._factory = factory
+        self._open: dict[str, Transport] = {}
+        self._lock = threading.Lock()
+
+    def get(self, node: str) -> Transport:
+        with self._lock:
+            if node not in self._open:
+                self._open[node] = self._factory(node, self._specs[node])
+            return self._open[node]
+
+    def close(self) -> None:
+        with self._lock:
+            transports, self._open = list(self._open.values()), {}
+        for transport in transports:
+            transport.close()
+
+    def __enter__(self) -> "Connections":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

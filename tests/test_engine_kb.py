@@ -1,0 +1,124 @@
+"""KB Q252641 end to end: the CLI against the simulator over WinRM, checked in the simulator's own records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from enforcer.cli import main
+from enforcer.simulator import PASSWORD_ENV, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+REPAIR = str(ROOT / "playbooks" / "msdtc_cluster_repair.yml")
+RESTART = str(ROOT / "playbooks" / "cluster_ordered_restart.yml")
+AUDIT = str(ROOT / "playbooks" / "msdtc_audit.yml")
+
+
+@pytest.fixture
+def cluster(tmp_path, monkeypatch):
+    """Start a simulation and point enforcer at it the way a user would: inventory + password in the env."""
+    monkeypatch.setenv("ENFORCER_STATE_DIR", str(tmp_path / "state"))
+    started = []
+
+    def start(scenario: str, **options):
+        sim = simulate(scenario, time_scale=0.005, **options)
+        running = sim.__enter__()
+        started.append(sim)
+        inventory = tmp_path / "inventory.yml"
+        running.write_inventory(str(inventory))
+        monkeypatch.setenv(PASSWORD_ENV, running.password)
+        return running, str(inventory)
+
+    yield start
+    for sim in started:
+        sim.__exit__(None, None, None)
+
+
+def changes(sim) -> list[dict]:
+    return sim.journal.records("change")
+
+
+def ops(sim) -> list[dict]:
+    return sim.journal.records("op")
+
+
+def test_kb252641_broken_is_repaired_in_order_and_stays_repaired(cluster, capsys):
+    sim, inventory = cluster("kb252641-broken", auth="ntlm")
+
+    assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode", "--format", "json"]) == 2
+    plan = json.loads(capsys.readouterr().out)
+    tasks = [c["task"] for c in plan["clusters"][0]["changes"]]
+    for step in range(1, 7):
+        assert any(f"KB step {step})" in t for t in tasks), f"KB step {step} is not in the plan"
+    assert any("KB step 8" in o["task"] and o["status"] == "ok" for o in plan["clusters"][0]["outcomes"])
+    assert any("KB step 7" in o["task"] and o["status"] == "skipped" for o in plan["clusters"][0]["outcomes"])
+    assert not changes(sim), "a plan changes nothing"
+
+    assert main(["apply", REPAIR, "-i", inventory, "--yes"]) == 0
+    restarts = [(r["node"], r["to"]) for r in changes(sim) if r["object"] == "service:ClusSvc"]
+    assert restarts == [("CLU1-B", "Stopped"), ("CLU1-A", "Stopped"), ("CLU1-A", "Running"), ("CLU1-B", "Running")]
+    state = sim.state()["clusters"][0]
+    assert [n["services"]["MSDTC"] for n in state["nodes"]] == ["Running", "Running"]
+    assert {g["name"]: g["state"] for g in state["groups"]}["MSDTC"] == "Online"
+    moves = [r["args"]["node"] for r in ops(sim) if r["op"] == "cluster.group.move" and r["outcome"] == "ok"]
+    assert moves == ["CLU1-B", "CLU1-A"], "the failover test visits B and comes back"
+    capsys.readouterr()
+
+    assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode"]) == 0
+    assert "No changes" in capsys.readouterr().out
+    before = len(changes(sim))
+    assert main(["apply", REPAIR, "-i", inventory, "--yes"]) == 0
+    assert len(changes(sim)) == before, "a second apply changes nothing"
+
+
+def test_healthy_plan_is_one_facts_call_per_node_and_nothing_else(cluster, capsys):
+    sim, inventory = cluster("healthy", auth="basic-https")
+    assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode"]) == 0
+    assert [(r["node"], r["op"]) for r in ops(sim)] in ([("CLU1-A", "facts"), ("CLU1-B", "facts")],
+                                                        [("CLU1-B", "facts"), ("CLU1-A", "facts")])
+    assert not changes(sim)
+
+
+def test_sql_installed_refuses_with_kb_step_8_and_changes_nothing(cluster, capsys):
+    sim, inventory = cluster("sql-installed", auth="ntlm")
+    assert main(["apply", REPAIR, "-i", inventory, "--yes"]) == 1
+    out = capsys.readouterr().out
+    assert "KB Q252641 step 8" in out and "SQL Server is installed on CLU1-A, CLU1-B" in out
+    assert not changes(sim)
+    assert {r["op"] for r in ops(sim)} == {"facts"}
+
+
+def test_sql_installed_goes_ahead_when_the_operator_allows_it(cluster, capsys):
+    sim, inventory = cluster("sql-installed", auth="basic-http")
+    assert main(["plan", REPAIR, "-i", inventory, "-e", "allow_sql_server=true", "--detailed-exitcode"]) == 2
+
+
+def test_three_nodes_restart_stops_c_b_a_and_starts_a_b_c(cluster, capsys):
+    sim, inventory = cluster("healthy", nodes=3, auth="basic-http")
+    assert main(["apply", RESTART, "-i", inventory, "--yes"]) == 0
+    restarts = [(r["node"][-1], r["to"]) for r in changes(sim) if r["object"] == "service:ClusSvc"]
+    assert restarts == [("C", "Stopped"), ("B", "Stopped"), ("A", "Stopped"),
+                        ("A", "Running"), ("B", "Running"), ("C", "Running")]
+    assert not sim.state()["clusters"][0]["stale_db"]
+
+
+def test_audit_names_the_drift_and_changes_nothing(cluster, capsys):
+    sim, inventory = cluster("kb252641-broken", auth="basic-http")
+    assert main(["plan", AUDIT, "-i", inventory]) == 1
+    out = capsys.readouterr().out
+    assert "DTC version drift on CLU1-A, CLU1-B" in out and "stale MSDTC registry keys" in out
+    assert "the MSDTC group is Failed" in out and "Events 7024 in 24 h: CLU1-A: 2, CLU1-B: 2" in out
+    assert not changes(sim)
+
+
+def test_drift_introduced_between_runs_is_found_and_only_it_is_corrected(cluster, capsys):
+    sim, inventory = cluster("healthy", auth="basic-http")
+    sim.drift({"action": "service.set", "node": "CLU1-B", "name": "MSDTC", "status": "Stopped"})
+    assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode", "--format", "json"]) == 2
+    plan = json.loads(capsys.readouterr().out)
+    assert [(c["type"], c["node"], c["before"], c["after"]) for c in plan["clusters"][0]["changes"]] == [
+        ("service", "CLU1-B", "Stopped", "Running")]
+    assert main(["apply", REPAIR, "-i", inventory, "--yes"]) == 0
+    assert sim.cluster("CLU1").node("CLU1-B").service("MSDTC").status == "Running"

@@ -70,7 +70,7 @@ def load(options: Options) -> Loaded:
     if not clusters:
         raise InputError(f"no cluster of {inventory.source} matches the plays' hosts "
                          f"({', '.join(p.hosts for p in playbook.plays)})" +
-                         (f" and --limit {options.limit!r}" if options.limit else ""))
+                         (f" and --limit {options.limit!r}" if options.limit else ""), playbook.plays[0].location)
     requests = {c.name: fact_request([p for p in playbook.plays if c in clusters_for(p, inventory, selection)], c,
                                      selection) for c in clusters}
     return Loaded(playbook, inventory, selection, clusters, requests, options.forks)

@@ -292,7 +292,10 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad flag (exit 4, see _Parser)
+        return int(exc.code or 0)
     console = Console(getattr(args, "verbose", 0))
     try:
         return args.run(args, console)

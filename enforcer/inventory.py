@@ -30,6 +30,10 @@ class _Group:
     location: str
     hosts: list[str] = field(default_factory=list)
     children: list[str] = field(default_factory=list)
+    var_locations: dict[str, str] = field(default_factory=dict)
+
+    def where(self, var: str) -> str:
+        return self.var_locations.get(var, self.location)
 
 
 @dataclass
@@ -62,6 +66,7 @@ class _Reader:
         if not isinstance(group_vars, dict):
             raise InputError(f"vars of group {name!r} must be a mapping", where(body, location, "vars"))
         group.vars.update(group_vars)
+        group.var_locations.update({k: where(group_vars, location, k) for k in group_vars})
         if parent and name not in self.groups[parent].children:
             self.groups[parent].children.append(name)
         hosts = body.get("hosts") or {}
@@ -137,7 +142,7 @@ def _clusters(reader: _Reader, source: str) -> Inventory:
     for group in reader.groups.values():
         if "cluster_name" not in group.vars:
             continue
-        location = where(group.vars, group.location, "cluster_name")
+        location = group.where("cluster_name")
         cluster_name = str(group.vars["cluster_name"])
         if any(c.name == cluster_name for c in clusters):
             raise InputError(f"cluster_name {cluster_name!r} is set by two groups", location)
@@ -167,7 +172,7 @@ def _node_order(reader: _Reader, group: _Group) -> list[str]:
     order = group.vars.get("cluster_node_order")
     if order is None:
         return hosts
-    location = where(group.vars, group.location, "cluster_node_order")
+    location = group.where("cluster_node_order")
     if not isinstance(order, list) or sorted(map(str, order)) != sorted(hosts):
         raise InputError(f"cluster_node_order must list exactly the group's hosts ({', '.join(hosts)})", location)
     return [str(h) for h in order]

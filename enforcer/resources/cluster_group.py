@@ -28,8 +28,9 @@ class ClusterGroup(Resource):
         if wanted == "absent":
             if group is None:
                 return f"group {name} is absent"
+            via = state.via_for_group(name)
             del state.groups[name]
-            return [ctx.change(None, state.via_for_group(name), ["delete"], _view(group), "absent",
+            return [ctx.change(None, via, ["delete"], _view(group), "absent",
                                f"group {name} exists ({group['state']} on {group['owner']})", destructive=True,
                                params={"name": name, "ops": [["cluster.group.remove", {"name": name}]]})]
         if args["owner"] and args["owner"] not in state.node_names:

@@ -14,9 +14,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from .errors import EnforcerError
+from .errors import EnforcerError, TransportError
 from .model import Change, ClusterPlan, ClusterRun, Plan, RunResult, StepResult
-from .resources import RESOURCES, Session
+from .resources import RESOURCES, Session, StepError
 from .transport.base import AgentOp, OpResult
 from .transport.pool import Connections
 
@@ -44,6 +44,9 @@ class _ClusterSession(Session):
 
     def progress(self, message: str) -> None:
         self.observer.progress(self.cluster, message)
+
+    def reset(self, node: str) -> None:
+        self.connections.reset(node)
 
 
 def _waves(changes: list[Change]) -> list[list[Change]]:
@@ -107,12 +110,29 @@ def _apply(change: Change, session: Session, observer: RunObserver) -> StepResul
     observer.step_started(change)
     start = time.monotonic()
     try:
-        data = RESOURCES[change.type].apply(change, session)
-        result = StepResult(change, "changed", "", time.monotonic() - start, data)
+        data, note = _apply_once_or_settle(change, session)
+        result = StepResult(change, "changed", note, time.monotonic() - start, data)
     except EnforcerError as exc:
         result = StepResult(change, "failed", str(exc), time.monotonic() - start)
     observer.step_finished(result)
     return result
+
+
+def _apply_once_or_settle(change: Change, session: Session) -> tuple[dict[str, Any], str]:
+    """A change whose answer was lost is re-read, and applied again only if it did not take effect."""
+    resource = RESOURCES[change.type]
+    try:
+        return resource.apply(change, session), ""
+    except TransportError as lost:
+        log.info("%s: the answer to '%s' was lost (%s); re-reading", change.via, change.task, lost.detail)
+        session.reset(change.via)
+        try:
+            settled = resource.settled(change, session)
+        except EnforcerError as exc:
+            raise StepError(f"{lost}; and re-reading failed: {exc}") from lost
+        if settled is not None:
+            return settled, "the answer was lost; re-read: the change is in effect"
+        return resource.apply(change, session), "the answer was lost; re-read: applied again"
 
 
 def final_node_states(plan: ClusterPlan, connections: Connections) -> dict[str, str]:

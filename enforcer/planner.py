@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import InputError
 from .model import Change, Cluster, ClusterPlan, Inventory, Outcome, Play, Playbook, Task
-from .playbook import check_arg
+from .playbook import check_arg, coerce_arg
 from .resources import RESOURCES, FactNeeds, PlanContext, PlanError, State
 from .templating import Scope, TemplateError, evaluate, render
 
@@ -139,7 +139,9 @@ def plan_cluster(playbook: Playbook, cluster: Cluster, inventory: Inventory, fac
                     tasks = [h for h in play.handlers if h.name in notified]
                     notified = []
         except (PlanError, TemplateError, InputError) as exc:
-            result.error = f"{planner.task.location}: task '{planner.task.name}': {getattr(exc, 'detail', exc)}"
+            detail = str(getattr(exc, "detail", exc))
+            prefix = "" if detail.startswith("task ") else f"task '{planner.task.name}': "
+            result.error = f"{planner.task.location}: {prefix}{detail}"
             return result
     return result
 
@@ -177,7 +179,8 @@ class _TaskPlanner:
 
     def _plan_one(self, scope: Scope, node: str | None) -> list[Change]:
         task, spec = self.task, self.resource.args
-        args = {k: (v if spec[k].raw else render(v, scope, task.location)) for k, v in task.args.items()}
+        args = {k: (v if spec[k].raw else coerce_arg(task.type, k, render(v, scope, task.location)))
+                for k, v in task.args.items()}
         for key, value in args.items():
             if value is not None:
                 check_arg(task.type, key, value, task.name, task.location)

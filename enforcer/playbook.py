@@ -130,6 +130,19 @@ def _args(kind: str, raw: Any, task: str, location: str) -> dict[str, Any]:
     return args
 
 
+def coerce_arg(kind: str, key: str, value: Any) -> Any:
+    """A rendered string where a number or a flag is expected, as `-e timeout=30` gives, becomes one."""
+    kinds = RESOURCES[kind].args[key].kind
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if isinstance(value, str) and str not in kinds:
+        text = value.strip()
+        if int in kinds and re.fullmatch(r"-?\d+", text):
+            return int(text)
+        if bool in kinds and text.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return text.lower() in ("true", "yes", "on", "1")
+    return value
+
+
 def check_arg(kind: str, key: str, value: Any, task: str, location: str, rendered: bool = True) -> None:
     """Type and choices of one argument; a template is checked only once it is rendered."""
     spec = RESOURCES[kind].args[key]

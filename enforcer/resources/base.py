@@ -104,6 +104,9 @@ class Session:
     def progress(self, message: str) -> None:
         """A live line for the operator (the executor prints or records it)."""
 
+    def reset(self, node: str) -> None:
+        """Forget the node's connection: after a lost answer the next call starts afresh."""
+
 
 class Resource:
     type: ClassVar[str]
@@ -125,6 +128,11 @@ class Resource:
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
         """Carry out `change`; return what happened (recorded in the run); raise StepError if it did not."""
         raise NotImplementedError
+
+    def settled(self, change: Change, session: Session) -> dict[str, Any] | None:
+        """After a lost answer: re-read, and return apply()'s result if the change is in effect, None if
+        it is not (so it is safe to apply again). Raise when it cannot tell: the step then fails."""
+        raise StepError(f"{self.type} cannot tell whether a change whose answer was lost took effect")
 
 
 def results_or_raise(node: str, results: list[OpResult]) -> list[dict[str, Any]]:

@@ -35,30 +35,17 @@ class ClusterGroup(Resource):
                                params={"name": name, "ops": [["cluster.group.remove", {"name": name}]]})]
         if args["owner"] and args["owner"] not in state.node_names:
             raise PlanError(f"owner {args['owner']!r} is not a node of {ctx.cluster}")
-        ops: list[list[Any]] = []
-        actions: list[str] = []
         via = state.via_for_group(name)
-        before: Any = _view(group) if group else "absent"
-        if group is None:
-            create = {"name": name}
-            create.update({k: args[k] for k in ("network_name", "ip_address") if args[k]})
-            ops.append(["cluster.group.create_dtc", create])
-            actions.append("create")
-            group = {"name": name, "state": "Offline", "owner": via, "resources": []}
-        target = {"online": "Online", "offline": "Offline"}.get(wanted)
-        if args["owner"] and group["owner"] != args["owner"] and wanted != "offline":
-            ops.append(["cluster.group.move", {"name": name, "node": args["owner"], "timeout_s": args["timeout_s"]}])
-            group = {**group, "owner": args["owner"]}
-        if target and group["state"] != target:
-            ops.append([f"cluster.group.{wanted}", {"name": name, "timeout_s": args["timeout_s"]}])
-            group = {**group, "state": target}
+        desired = {k: args[k] for k in ("name", "state", "owner", "network_name", "ip_address", "timeout_s")}
+        ops, reached, actions = _ops_to_reach(group, desired, via)
         if not ops:
             return f"group {name} is {group['state']} on {group['owner']}"
-        state.groups[name] = group
-        return [ctx.change(None, via, actions or ["update"], before, _view(group),
-                           "group " + (f"{name} is absent" if before == "absent" else
-                                       f"{name} is {before['state']} on {before['owner']}"),
-                           params={"name": name, "ops": ops, "expect": _view(group),
+        state.groups[name] = reached
+        before: Any = _view(group) if group else "absent"
+        return [ctx.change(None, via, actions, before, _view(reached),
+                           f"group {name} is " + ("absent" if group is None else
+                                                  f"{group['state']} on {group['owner']}"),
+                           params={"name": name, "ops": ops, "expect": _view(reached), "desired": desired,
                                    "timeout_s": args["timeout_s"]})]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
@@ -77,6 +64,38 @@ class ClusterGroup(Resource):
             seen = f"{group['state']} on {group['owner']}" if group else "absent"
             raise StepError(f"{change.via}: group {name} is {seen}, not {expect['state']} on {expect['owner']}")
         return {"state": group["state"], "owner": group["owner"]}
+
+    def settled(self, change: Change, session: Session) -> dict[str, Any] | None:
+        """Re-read the group; what is still to do becomes the ops applied again (no blind re-create)."""
+        data = results_or_raise(change.via, session.call(change.via, [AgentOp("cluster.groups")]))
+        group = {g["name"]: g for g in data[0]["groups"]}.get(change.params["name"])
+        if change.after == "absent":
+            return {"state": "absent"} if group is None else None
+        ops, _, _ = _ops_to_reach(group, change.params["desired"], change.via)
+        if not ops:
+            return {"state": group["state"], "owner": group["owner"]}
+        change.params["ops"] = ops
+        return None
+
+
+def _ops_to_reach(group: dict[str, Any] | None, desired: dict[str, Any], via: str
+                  ) -> tuple[list[list[Any]], dict[str, Any], list[str]]:
+    """The agent ops that take `group` (None: absent) to `desired`, the group they leave, and the actions."""
+    name, ops, actions = desired["name"], [], []
+    if group is None:
+        create = {"name": name}
+        create.update({k: desired[k] for k in ("network_name", "ip_address") if desired[k]})
+        ops.append(["cluster.group.create_dtc", create])
+        actions.append("create")
+        group = {"name": name, "state": "Offline", "owner": via, "resources": []}
+    target = {"online": "Online", "offline": "Offline"}.get(desired["state"])
+    if desired["owner"] and group["owner"] != desired["owner"] and desired["state"] != "offline":
+        ops.append(["cluster.group.move", {"name": name, "node": desired["owner"], "timeout_s": desired["timeout_s"]}])
+        group = {**group, "owner": desired["owner"]}
+    if target and group["state"] != target:
+        ops.append([f"cluster.group.{desired['state']}", {"name": name, "timeout_s": desired["timeout_s"]}])
+        group = {**group, "state": target}
+    return ops, group, actions or ["update"]
 
 
 def _view(group: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import ordering
-from ..errors import EnforcerError
+from ..errors import EnforcerError, TransportError
 from ..model import Change
 from ..transport.base import AgentOp
 from .base import Arg, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
@@ -49,11 +49,29 @@ class ClusterRestart(Resource):
         return {"sequence": [f"{verb} {node}" for verb, node in done]}
 
     def _step(self, session: Session, verb: str, node: str, timeout: int) -> None:
-        data = results_or_raise(node, session.call(node, [AgentOp(f"cluster.service.{verb}", {"timeout_s": timeout})],
-                                                   timeout_s=timeout + 30))
+        """One step, waiting for the node's state; a lost answer is re-read and the step sent once more
+        only if the node is not yet where the step takes it."""
         wanted = "Down" if verb == "stop" else "Up"
-        if data[0]["state"] != wanted:
-            raise StepError(f"{node} is {data[0]['state']} after {verb}, not {wanted}")
+        try:
+            state = self._send(session, verb, node, timeout)
+        except TransportError:
+            session.reset(node)
+            if self._service_state(session, node) == wanted:
+                return
+            state = self._send(session, verb, node, timeout)
+        if state != wanted:
+            raise StepError(f"{node} is {state} after {verb}, not {wanted}")
+
+    @staticmethod
+    def _send(session: Session, verb: str, node: str, timeout: int) -> str:
+        op = AgentOp(f"cluster.service.{verb}", {"timeout_s": timeout})
+        return results_or_raise(node, session.call(node, [op], timeout_s=timeout + min(30, timeout)))[0]["state"]
+
+    @staticmethod
+    def _service_state(session: Session, node: str) -> str:
+        """The node's own view: its cluster service Running means Up, Stopped means Down."""
+        data = results_or_raise(node, session.call(node, [AgentOp("service.get", {"name": "ClusSvc"})]))
+        return {"Running": "Up", "Stopped": "Down"}.get(data[0]["status"], data[0]["status"] or "unknown")
 
     def _recover(self, session: Session, done: list[ordering.Step], timeout: int) -> str:
         steps = ordering.recovery_sequence(done)

@@ -38,6 +38,14 @@ class Dtc(Resource):
         return [ctx.change(node, node, ["update"], installed, args["version"],
                            f"MSDTC {installed or 'absent'} is not {args['version']}", params=params)]
 
+    def settled(self, change: Change, session: Session) -> dict[str, Any] | None:
+        if "delete" in change.actions:  # a reinstall ends at the version it started from: nothing to tell by
+            return super().settled(change, session)
+        data = results_or_raise(change.via, session.call(change.via, [AgentOp("dtc.get")]))
+        if data[0].get("version") != change.params["version"]:
+            return None
+        return {"version": data[0]["version"], "exit_code": None, "reboot_required": None}
+
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
         p = change.params
         ops = []

@@ -60,10 +60,25 @@ class Path(Resource):
         data = results_or_raise(change.via, session.call(change.via, ops))
         if data[-1]["exists"]:
             raise StepError(f"{change.via}: {path} still exists after removal")
+        return self._result(change, data[0].get("bytes", 0) if change.backups else 0)
+
+    def settled(self, change: Change, session: Session) -> dict[str, Any] | None:
+        path = change.params["path"]
+        ops = [AgentOp("path.get", {"path": p}) for p in [path, *change.backups]]
+        data = results_or_raise(change.via, session.call(change.via, ops))
+        if data[0]["exists"]:
+            return None
+        if change.backups and not data[1]["exists"]:
+            raise StepError(f"{change.via}: {path} is gone but its backup {change.backups[0]} is not there")
+        return self._result(change, data[1]["size"] if change.backups else 0)
+
+    @staticmethod
+    def _result(change: Change, backup_bytes: int) -> dict[str, Any]:
         result: dict[str, Any] = {"exists": False}
         if change.backups:
+            path = change.params["path"]
             parent = path.rstrip("\\").rpartition("\\")[0]
             result["backup"] = {"node": change.via, "kind": "path", "path": path, "file": change.backups[0],
                                 "restore_to": parent + "\\" if parent.endswith(":") else parent,
-                                "bytes": data[0].get("bytes", 0)}
+                                "bytes": backup_bytes}
         return result

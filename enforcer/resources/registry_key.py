@@ -71,15 +71,33 @@ class RegistryKey(Resource):
             ops = [AgentOp("registry.set", {"path": path, "values": change.params["values"]}),
                    AgentOp("registry.get", {"path": path})]
         data = results_or_raise(change.via, session.call(change.via, ops))
-        after = data[-1]
-        if "delete" in change.actions and after["exists"]:
-            raise StepError(f"{change.via}: {path} still exists after removal")
-        if "delete" not in change.actions:
-            wrong = {k: v for k, v in change.params["values"].items() if after["values"].get(k) != v}
-            if wrong:
-                raise StepError(f"{change.via}: {path} values {sorted(wrong)} did not take")
-        result: dict[str, Any] = {"exists": after["exists"]}
+        missing = self._missing(change, data[-1])
+        if missing:
+            raise StepError(f"{change.via}: {path} {missing}")
+        return self._result(change, data[0].get("bytes", 0) if change.backups else 0)
+
+    def settled(self, change: Change, session: Session) -> dict[str, Any] | None:
+        path = change.params["path"]
+        ops = [AgentOp("registry.get", {"path": path})] + [AgentOp("path.get", {"path": d}) for d in change.backups]
+        data = results_or_raise(change.via, session.call(change.via, ops))
+        if self._missing(change, data[0]):
+            return None
+        if change.backups and not data[1]["exists"]:
+            raise StepError(f"{change.via}: {path} is gone but its backup {change.backups[0]} is not there")
+        return self._result(change, data[1]["size"] if change.backups else 0)
+
+    @staticmethod
+    def _missing(change: Change, key: dict[str, Any]) -> str | None:
+        """What the key still lacks to match the change, or None when it matches."""
+        if "delete" in change.actions:
+            return "still exists after removal" if key["exists"] else None
+        wrong = sorted(k for k, v in change.params["values"].items() if key["values"].get(k) != v)
+        return f"values {wrong} did not take" if wrong else None
+
+    @staticmethod
+    def _result(change: Change, backup_bytes: int) -> dict[str, Any]:
+        result: dict[str, Any] = {"exists": "delete" not in change.actions}
         if change.backups:
-            result["backup"] = {"node": change.via, "kind": "registry", "path": path, "file": change.backups[0],
-                                "bytes": data[0].get("bytes", 0)}
+            result["backup"] = {"node": change.via, "kind": "registry", "path": change.params["path"],
+                                "file": change.backups[0], "bytes": backup_bytes}
         return result

@@ -43,3 +43,8 @@ class Service(Resource):
         if data[-1]["status"] != change.after:
             raise StepError(f"{change.via}: {name} is {data[-1]['status']} after {verb}, not {change.after}")
         return {"status": data[-1]["status"]}
+
+    def settled(self, change: Change, session: Session) -> dict[str, Any] | None:
+        data = results_or_raise(change.via, session.call(change.via, [
+            AgentOp("service.get", {"name": change.params["name"]})]))
+        return {"status": data[0]["status"]} if data[0]["status"] == change.after else None

@@ -25,6 +25,13 @@ class Connections:
                 self._open[node] = self._factory(node, self._specs[node])
             return self._open[node]
 
+    def reset(self, node: str) -> None:
+        """Drop a node's connection after a lost answer; the next call opens a fresh shell."""
+        with self._lock:
+            transport = self._open.pop(node, None)
+        if transport is not None:
+            transport.close()
+
     def close(self) -> None:
         with self._lock:
             transports, self._open = list(self._open.values()), {}

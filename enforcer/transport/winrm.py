@@ -25,7 +25,9 @@ from . import agent
 from .base import AgentOp, OpResult, Transport
 
 QUOTA_FAULTS = (2150859173, 2150859174)  # max shells / max operations per user: a new shell clears them
+READ_RETRY_BACKOFF_S = (0.2, 0.6)  # a read-only call is tried three times in all
 wire_log = logging.getLogger("enforcer.wire")
+ops_log = logging.getLogger("enforcer.ops")
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,24 @@ class WinRMTransport(Transport):
     # -- calls -----------------------------------------------------------------------
     def call(self, ops: Sequence[AgentOp], *, timeout_s: float | None = None,
              stop_on_error: bool = False) -> list[OpResult]:
+        """One agent invocation; read-only calls are retried with backoff on a lost answer.
+
+        A call without its own timeout may take twice the read timeout.
+        """
+        timeout_s = timeout_s or 2 * self.spec.read_timeout_s
+        retries = READ_RETRY_BACKOFF_S if all(o.op in agent.read_only_ops() for o in ops) else ()
+        for backoff in retries:
+            try:
+                return self._call_once(ops, timeout_s, stop_on_error)
+            except (AuthenticationFailed, NodeUnreachable):
+                raise
+            except TransportError as exc:
+                ops_log.info("%s: retrying read-only %s after: %s", self.node, ops[0].op, exc.detail)
+                self.close()  # a fresh shell: the old one may still hold the lost command
+                time.sleep(backoff)
+        return self._call_once(ops, timeout_s, stop_on_error)
+
+    def _call_once(self, ops: Sequence[AgentOp], timeout_s: float, stop_on_error: bool) -> list[OpResult]:
         named = [AgentOp(o.op, o.args, o.id or f"op{i}") for i, o in enumerate(ops)]
         request: dict[str, Any] = {"v": 1, "ops": [{"id": o.id, "op": o.op, "args": o.args} for o in named]}
         if stop_on_error:
@@ -111,10 +131,10 @@ class WinRMTransport(Transport):
         except (ValueError, KeyError, TypeError) as exc:
             raise AgentError(self.node, f"the agent's answer is not the expected JSON: {exc}") from exc
 
-    def _run_agent(self, stdin: bytes, timeout_s: float | None) -> tuple[bytes, bytes, int]:
+    def _run_agent(self, stdin: bytes, timeout_s: float) -> tuple[bytes, bytes, int]:
         protocol = self._connect()
         command_id = self._start_command()
-        deadline = time.monotonic() + timeout_s if timeout_s else None
+        deadline = time.monotonic() + timeout_s
         try:
             self._guard(lambda: protocol.send_command_input(self._shell(), command_id, stdin, end=True))
             out, err = [], []
@@ -123,7 +143,7 @@ class WinRMTransport(Transport):
                     o, e, code, done = self._guard(
                         lambda: protocol.get_command_output_raw(self._shell(), command_id))
                 except winrm.exceptions.WinRMOperationTimeoutError:
-                    if deadline is not None and time.monotonic() >= deadline:
+                    if time.monotonic() >= deadline:
                         raise TransportTimeout(self.node, f"the agent did not answer within {timeout_s:g} s")
                     continue
                 out.append(o)

@@ -28,6 +28,12 @@ def catalogue() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=None)
+def read_only_ops() -> frozenset[str]:
+    """Ops that change nothing: safe to send again when an answer was lost."""
+    return frozenset(name for name, op in catalogue()["ops"].items() if op["read_only"])
+
+
+@lru_cache(maxsize=None)
 def command_arguments() -> tuple[str, ...]:
     """powershell.exe's arguments: the bootstrap, UTF-16LE base64 as -EncodedCommand wants."""
     encoded = base64.b64encode(_text("bootstrap.ps1").encode("utf-16-le")).decode("ascii")

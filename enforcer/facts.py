@@ -14,8 +14,6 @@ from .model import Cluster
 from .transport.base import AgentOp
 from .transport.pool import Connections
 
-FACTS_TIMEOUT_S = 120
-
 
 def gather(clusters: list[Cluster], requests: dict[str, dict[str, Any]], connections: Connections,
            forks: int) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
@@ -27,7 +25,7 @@ def gather(clusters: list[Cluster], requests: dict[str, dict[str, Any]], connect
     def one(job: tuple[str, dict[str, Any]]) -> None:
         node, args = job
         try:
-            result = connections.get(node).call([AgentOp("facts", args, "facts")], timeout_s=FACTS_TIMEOUT_S)[0]
+            result = connections.get(node).call([AgentOp("facts", args, "facts")])[0]
             facts[node] = result.unwrap(node)
         except TransportError as exc:
             unreachable[node] = exc.detail

@@ -11,7 +11,7 @@ import threading
 from dataclasses import asdict, dataclass
 
 KINDS = ("refuse", "http500", "wsman", "hang", "fail", "slow")
-_TARGET = re.compile(r"^(any|[a-z]+(\.[a-z_]+)+|service:[^:]+:(start|stop)|group:[^:]+:online)$", re.I)
+_TARGET = re.compile(r"^(any|[a-z]+(\.[a-z_]+)*|service:[^:]+:(start|stop)|group:[^:]+:online)$", re.I)
 
 
 class FaultSpecError(ValueError):

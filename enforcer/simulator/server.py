@@ -142,11 +142,14 @@ class Simulation:
             }
         return {"all": {"vars": common, "children": children}}
 
-    def write_inventory(self, path: str) -> None:
+    def write_inventory(self, path: str, **extra_vars: Any) -> None:
+        """Write the inventory; `extra_vars` go to `all.vars` (e.g. shorter WinRM timeouts for a test)."""
+        inventory = self.inventory()
+        inventory["all"]["vars"].update(extra_vars)
         header = (f"# Written by `enforcer sim --scenario {self.scenario_name}`: {len(self.clusters)} cluster(s).\n"
                   f"# The password is read from ${PASSWORD_ENV}; it is never stored here.\n")
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write(header + yaml.safe_dump(self.inventory(), sort_keys=False))
+            fh.write(header + yaml.safe_dump(inventory, sort_keys=False))
 
 
 def _bind_all(hosts: list[str], preferred_port: int) -> tuple[list[socket.socket], list[str]]:

@@ -18,7 +18,7 @@ from . import executor, facts as facts_mod
 from .errors import InputError
 from .inventory import load_inventory
 from .model import Cluster, ClusterPlan, Inventory, Plan, Playbook, RunResult
-from .planner import Selection, check_limit, clusters_for, fact_request, matches, plan_cluster
+from .planner import Selection, check_limit, clusters_for, fact_requests, matches, plan_cluster
 from .playbook import load_playbook, parse_extra_vars, validate_names
 from .transport.pool import Connections
 
@@ -42,7 +42,7 @@ class Loaded:
     inventory: Inventory
     selection: Selection
     clusters: list[Cluster]
-    fact_requests: dict[str, dict[str, Any]]
+    fact_requests: dict[str, dict[str, Any]]  # node -> args of its facts op
     forks: int
 
 
@@ -71,8 +71,10 @@ def load(options: Options) -> Loaded:
         raise InputError(f"no cluster of {inventory.source} matches the plays' hosts "
                          f"({', '.join(p.hosts for p in playbook.plays)})" +
                          (f" and --limit {options.limit!r}" if options.limit else ""), playbook.plays[0].location)
-    requests = {c.name: fact_request([p for p in playbook.plays if c in clusters_for(p, inventory, selection)], c,
-                                     selection) for c in clusters}
+    requests: dict[str, dict[str, Any]] = {}
+    for cluster in clusters:
+        requests.update(fact_requests([p for p in playbook.plays if cluster in clusters_for(p, inventory, selection)],
+                                      cluster, selection))
     return Loaded(playbook, inventory, selection, clusters, requests, options.forks)
 
 
@@ -96,13 +98,14 @@ def apply(plan_: Plan, connections: Connections, run_id: str, forks: int,
     return executor.execute(plan_, run_id, connections, forks, observer, stop)
 
 
-def gather_facts(inventory_path: str, limit: str | None, connections_factory: Any = Connections,
+def gather_facts(inventory: Inventory, limit: str | None, connections_factory: Any = Connections,
                  forks: int = 10) -> tuple[dict[str, Any], dict[str, str]]:
     """`enforcer facts`: what the agent sees on every node, with the default fact set."""
-    inventory = load_inventory(inventory_path)
     check_limit(inventory, limit)
     clusters = [c for c in inventory.clusters if limit is None or matches(limit, c, inventory)]
-    requests = {c.name: fact_request([], c, Selection(limit=limit)) for c in clusters}
+    requests: dict[str, dict[str, Any]] = {}
+    for cluster in clusters:
+        requests.update(fact_requests([], cluster, Selection(limit=limit)))
     with connections_factory(inventory) as connections:
         return facts_mod.gather(clusters, requests, connections, forks)
 

@@ -13,6 +13,8 @@ Exit codes (Terraform's and Ansible's habits):
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import getpass
 import json
 import signal
 import sys
@@ -22,7 +24,8 @@ from typing import Any, Callable, NoReturn, Sequence
 from . import api
 from .console import Console
 from .errors import EnforcerError, InputError
-from .model import Plan, RunResult, StepResult
+from .inventory import missing_passwords
+from .model import Inventory, Plan, RunResult, StepResult
 from .report import plan_json, plan_markdown, plan_text, recap_text, run_json, step_line
 from .runs import save_plan, save_run
 from .transport.pool import Connections
@@ -107,18 +110,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- commands ---------------------------------------------------------------------------
 def _options(args: argparse.Namespace) -> api.Options:
-    return api.Options(args.playbook, args.inventory, args.extra_vars, args.limit, set(args.tags),
-                       set(args.skip_tags), args.forks)
+    return api.Options(args.playbook, args.inventory, args.extra_vars, args.limit, _names(args.tags),
+                       _names(args.skip_tags), args.forks)
+
+
+def _names(values: list[str]) -> set[str]:
+    """`-t a,b -t c` is three tags, as in Ansible."""
+    return {name.strip() for value in values for name in value.split(",") if name.strip()}
 
 
 def _load(args: argparse.Namespace, console: Console) -> api.Loaded:
     loaded = api.load(_options(args))
-    for cluster in loaded.inventory.clusters:
+    _credentials(loaded.inventory, console)
+    return loaded
+
+
+def _credentials(inventory: Inventory, console: Console) -> None:
+    """Passwords come from the environment or, on a terminal, a prompt; all are masked in output."""
+    missing = missing_passwords(inventory)
+    if missing and not sys.stdin.isatty():
+        names = ", ".join(n.name for n in missing[:3]) + (" ..." if len(missing) > 3 else "")
+        raise InputError(f"no password for {names}: ansible_password is empty; set the environment variable "
+                         f"it reads (e.g. ENFORCER_PASSWORD) or run on a terminal to be asked", inventory.source)
+    asked: dict[str, str] = {}
+    for node in missing:
+        user = node.connection.user
+        if user not in asked:
+            asked[user] = getpass.getpass(f"Password for {user}: ")
+        node.connection = dataclasses.replace(node.connection, password=asked[user])
+    for cluster in inventory.clusters:
         for node in cluster.nodes:
             console.redact.add(node.connection.password)
-    for warning in loaded.inventory.warnings:
+    for warning in inventory.warnings:
         console.err(f"WARNING: {warning}")
-    return loaded
 
 
 def _plan(args: argparse.Namespace, console: Console, connections_factory: Callable[..., Connections]
@@ -241,10 +265,9 @@ def _run_code(run: RunResult) -> int:
 def cmd_facts(args: argparse.Namespace, console: Console, connections_factory: Any = Connections) -> int:
     from .inventory import load_inventory
 
-    for cluster in load_inventory(args.inventory).clusters:
-        for node in cluster.nodes:
-            console.redact.add(node.connection.password)
-    facts, unreachable = api.gather_facts(args.inventory, args.limit, connections_factory)
+    inventory = load_inventory(args.inventory)
+    _credentials(inventory, console)
+    facts, unreachable = api.gather_facts(inventory, args.limit, connections_factory)
     console.out(json.dumps({"facts": facts, "unreachable": unreachable}, indent=2, default=str))
     return EXIT_UNREACHABLE if unreachable else EXIT_OK
 

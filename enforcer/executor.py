@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from .errors import EnforcerError, TransportError
 from .model import Change, ClusterPlan, ClusterRun, Plan, RunResult, StepResult
 from .resources import RESOURCES, Session, StepError
+from .resources.base import cluster_node_names
 from .transport.base import AgentOp, OpResult
 from .transport.pool import Connections
 
@@ -34,12 +35,14 @@ class RunObserver:
 
 
 class _ClusterSession(Session):
-    def __init__(self, cluster: str, connections: Connections, observer: RunObserver) -> None:
-        self.cluster, self.connections, self.observer = cluster, connections, observer
+    """Calls through the run's connections; `slots` (--forks) bounds the nodes worked on at once."""
+
+    def __init__(self, cluster: str, connections: Connections, observer: RunObserver,
+                 slots: threading.Semaphore) -> None:
+        self.cluster, self.connections, self.observer, self.slots = cluster, connections, observer, slots
 
     def call(self, node: str, ops: Sequence[AgentOp], *, timeout_s: float | None = None,
              stop_on_error: bool = True) -> list[OpResult]:
-        log.info("%s: %s", node, ", ".join(op.op for op in ops))
         return self.connections.get(node).call(ops, timeout_s=timeout_s, stop_on_error=stop_on_error)
 
     def progress(self, message: str) -> None:
@@ -61,7 +64,7 @@ def _waves(changes: list[Change]) -> list[list[Change]]:
     return waves
 
 
-def _run_wave(wave: list[Change], session: Session, observer: RunObserver) -> list[StepResult]:
+def _run_wave(wave: list[Change], session: _ClusterSession, observer: RunObserver) -> list[StepResult]:
     """Nodes side by side; each node's own changes in plan order, stopping at its first failure."""
     by_node: dict[str | None, list[Change]] = {}
     for change in wave:
@@ -81,10 +84,10 @@ def _run_wave(wave: list[Change], session: Session, observer: RunObserver) -> li
     return [result for lane in lanes for result in lane]
 
 
-def run_cluster(plan: ClusterPlan, connections: Connections, observer: RunObserver,
-                stop: threading.Event) -> ClusterRun:
+def run_cluster(plan: ClusterPlan, connections: Connections, observer: RunObserver, stop: threading.Event,
+                slots: threading.Semaphore) -> ClusterRun:
     run = ClusterRun(plan.cluster, plan.nodes)
-    session = _ClusterSession(plan.cluster, connections, observer)
+    session = _ClusterSession(plan.cluster, connections, observer, slots)
     waves = _waves(plan.changes)
     for index, wave in enumerate(waves):
         if stop.is_set():
@@ -106,7 +109,12 @@ def run_cluster(plan: ClusterPlan, connections: Connections, observer: RunObserv
     return run
 
 
-def _apply(change: Change, session: Session, observer: RunObserver) -> StepResult:
+def _apply(change: Change, session: _ClusterSession, observer: RunObserver) -> StepResult:
+    with session.slots:
+        return _apply_in_slot(change, session, observer)
+
+
+def _apply_in_slot(change: Change, session: Session, observer: RunObserver) -> StepResult:
     observer.step_started(change)
     start = time.monotonic()
     try:
@@ -137,13 +145,15 @@ def _apply_once_or_settle(change: Change, session: Session) -> tuple[dict[str, A
 
 def final_node_states(plan: ClusterPlan, connections: Connections) -> dict[str, str]:
     """Each node's state as the cluster reports it, asked of the first node that answers."""
+    aliases = {name.lower(): node for node, name in cluster_node_names(plan.nodes, plan.facts).items()}
     for node in plan.nodes:
         try:
             data = connections.get(node).call([AgentOp("cluster.nodes")], timeout_s=60)[0]
         except EnforcerError:
             continue
         if data.ok:
-            return {n["name"]: n["state"] for n in data.data["nodes"]}
+            states = {aliases.get(n["name"].lower(), n["name"]): n["state"] for n in data.data["nodes"]}
+            return {n: states.get(n, "unknown") for n in plan.nodes}
     return {n: "unknown" for n in plan.nodes}
 
 
@@ -152,8 +162,9 @@ def execute(plan: Plan, run_id: str, connections: Connections, forks: int, obser
     observer = observer or RunObserver()
     stop = stop or threading.Event()
     todo = [cp for cp in plan.clusters if cp.changes and not cp.error]
+    slots = threading.BoundedSemaphore(forks)
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(todo) or 1))) as pool:
-        runs: dict[str, Any] = dict(zip([cp.cluster for cp in todo],
-                                        pool.map(lambda cp: run_cluster(cp, connections, observer, stop), todo)))
+        runs: dict[str, Any] = dict(zip([cp.cluster for cp in todo], pool.map(
+            lambda cp: run_cluster(cp, connections, observer, stop, slots), todo)))
     clusters = [runs.get(cp.cluster) or ClusterRun(cp.cluster, cp.nodes, error=cp.error) for cp in plan.clusters]
     return RunResult(run_id, plan, clusters, interrupted=stop.is_set())

@@ -17,8 +17,8 @@ from .transport.pool import Connections
 
 def gather(clusters: list[Cluster], requests: dict[str, dict[str, Any]], connections: Connections,
            forks: int) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """(facts by node, unreachable node -> reason); `requests` maps a cluster to its facts op args."""
-    jobs = [(node.name, requests[cluster.name]) for cluster in clusters for node in cluster.nodes]
+    """(facts by node, unreachable node -> reason); `requests` maps a node to its facts op args."""
+    jobs = [(node.name, requests[node.name]) for cluster in clusters for node in cluster.nodes]
     facts: dict[str, dict[str, Any]] = {}
     unreachable: dict[str, str] = {}
 

@@ -19,6 +19,7 @@ from .transport.winrm import ConnectionSpec
 from .yamlsource import Located, load_yaml, where
 
 TRANSPORTS = ("ntlm", "basic", "kerberos", "credssp", "certificate")
+PASSWORD_TRANSPORTS = ("ntlm", "basic", "credssp")
 _GROUP_KEYS = {"hosts", "vars", "children"}
 
 
@@ -136,26 +137,31 @@ def load_inventory(path: str | Path) -> Inventory:
 
 
 def _clusters(reader: _Reader, source: str) -> Inventory:
-    clusters: list[Cluster] = []
+    """Shape first (names, node counts, one cluster per node), then each node's connection."""
+    shapes: list[tuple[_Group, str, list[str]]] = []
     owner: dict[str, str] = {}
-    warnings: list[str] = []
     for group in reader.groups.values():
         if "cluster_name" not in group.vars:
             continue
         location = group.where("cluster_name")
         cluster_name = str(group.vars["cluster_name"])
-        if any(c.name == cluster_name for c in clusters):
+        if any(name == cluster_name for _, name, _ in shapes):
             raise InputError(f"cluster_name {cluster_name!r} is set by two groups", location)
         names = _node_order(reader, group)
         if len(names) < 2:
             raise InputError(f"cluster {cluster_name!r} (group {group.name!r}) has {len(names)} node(s); a "
                              f"failover cluster needs at least two", location)
-        nodes = []
         for host_name in names:
             if host_name in owner:
                 raise InputError(f"host {host_name!r} is a node of two clusters: {owner[host_name]!r} and "
                                  f"{cluster_name!r}", reader.hosts[host_name].location)
             owner[host_name] = cluster_name
+        shapes.append((group, cluster_name, names))
+    clusters: list[Cluster] = []
+    warnings: list[str] = []
+    for group, cluster_name, names in shapes:
+        nodes = []
+        for host_name in names:
             host = reader.hosts[host_name]
             host_vars = reader.host_vars(host)
             connection, warning = _connection(host, host_vars)
@@ -200,8 +206,8 @@ def _connection(host: _Host, host_vars: dict[str, Any]) -> tuple[ConnectionSpec,
     if validation not in ("validate", "ignore"):
         raise InputError(f"host {host.name}: ansible_winrm_server_cert_validation must be validate or ignore",
                          location)
-    insecure = var("ansible_winrm_allow_insecure", False)
-    if transport == "basic" and scheme == "http" and insecure is not True:
+    insecure = str(var("ansible_winrm_allow_insecure", False)).strip().lower() in ("true", "yes", "1", "on")
+    if transport == "basic" and scheme == "http" and not insecure:
         raise InputError(f"host {host.name}: Basic authentication over plain HTTP sends the password in clear; "
                          f"use HTTPS, NTLM, or set ansible_winrm_allow_insecure: true", location)
     op_timeout = _integer(var("ansible_winrm_operation_timeout_sec", 20), "ansible_winrm_operation_timeout_sec",
@@ -217,11 +223,39 @@ def _connection(host: _Host, host_vars: dict[str, Any]) -> tuple[ConnectionSpec,
         warning = (f"{location}: host {host.name}: the password is written in plain text in the inventory; use "
                    f"\"{{{{ lookup('env', 'ENFORCER_PASSWORD') }}}}\" instead")
     password = var("ansible_password", var("ansible_winrm_password", ""))
+    user = str(var("ansible_user", "") or "")
+    if transport in PASSWORD_TRANSPORTS and not user:
+        raise InputError(f"host {host.name}: ansible_user is required with ansible_winrm_transport {transport}",
+                         location)
+    cert_pem, cert_key_pem = var("ansible_winrm_cert_pem"), var("ansible_winrm_cert_key_pem")
+    if transport == "certificate":
+        for name, value in (("ansible_winrm_cert_pem", cert_pem), ("ansible_winrm_cert_key_pem", cert_key_pem)):
+            if not value or not Path(str(value)).is_file():
+                raise InputError(f"host {host.name}: certificate authentication needs {name} naming a PEM file"
+                                 + (f"; {value} does not exist" if value else ""), location)
+    _require_library(transport, host.name, location)
     return ConnectionSpec(
         host=str(var("ansible_host", host.name)), port=port, scheme=scheme, auth=transport,
-        user=str(var("ansible_user", "")), password="" if password is None else str(password),
+        user=user, password="" if password is None else str(password), cert_pem=cert_pem, cert_key_pem=cert_key_pem,
         cert_validation=validation == "validate", ca_trust_path=var("ansible_winrm_ca_trust_path"),
         operation_timeout_s=op_timeout, read_timeout_s=read_timeout), warning
+
+
+def _require_library(transport: str, host: str, location: str) -> None:
+    """Kerberos and CredSSP need optional libraries; say so now rather than failing every node later."""
+    import winrm.transport as available
+
+    missing = {"kerberos": not available.HAVE_KERBEROS, "credssp": not available.HAVE_CREDSSP,
+               "ntlm": not available.HAVE_NTLM}.get(transport)
+    if missing:
+        raise InputError(f"host {host}: ansible_winrm_transport {transport} needs an optional library: "
+                         f"pip install 'enforcer[{transport}]'", location)
+
+
+def missing_passwords(inventory: Inventory) -> list[Node]:
+    """Nodes whose transport needs a password and whose ansible_password rendered empty."""
+    return [n for c in inventory.clusters for n in c.nodes
+            if n.connection.auth in PASSWORD_TRANSPORTS and not n.connection.password]
 
 
 def _integer(value: Any, name: str, host: str, location: str, low: int, high: int) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .errors import InputError
 from .model import Change, Cluster, ClusterPlan, Inventory, Outcome, Play, Playbook, Task
@@ -61,30 +61,42 @@ def public_vars(variables: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in variables.items() if k not in SECRET_VARS}
 
 
-def fact_request(plays: list[Play], cluster: Cluster, selection: Selection) -> dict[str, Any]:
-    """The args of the one `facts` op per node: the union of what every task needs."""
-    needs = FactNeeds(services={"ClusSvc", "MSDTC"})
-    events: dict[str, Any] | None = None
-    for play in plays:
-        gather = play.gather
-        needs.update(FactNeeds(set(gather.get("registry", [])), set(gather.get("paths", [])),
-                               set(gather.get("services", []))))
-        events = gather.get("events", events)
-        scope = Scope(public_vars(cluster.vars), play.vars, selection.extra_vars,
-                      {"cluster_name": cluster.name}, where=play.location)
-        for task in play.tasks + play.handlers:
-            resource = RESOURCES[task.type]
-            if not resource.needs_args:
-                continue
-            for item in _loop_items(task, scope):
-                item_scope = scope.child({"item": item}, where=task.location)
-                needs.update(resource.needs({k: render(task.args[k], item_scope, task.location)
-                                             for k in resource.needs_args}))
-    request: dict[str, Any] = {"registry": sorted(needs.registry), "paths": sorted(needs.paths),
-                               "services": sorted(needs.services)}
-    if events:
-        request["events"] = _events_request(events)
-    return request
+def variable_layers(cluster: Cluster, node: str | None, play: Play, selection: Selection,
+                    registered: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Variables by precedence, lowest first: inventory < play vars < registered results < -e."""
+    inventory_vars = next(n.vars for n in cluster.nodes if n.name == node) if node else cluster.vars
+    where = {"cluster_name": cluster.name, "node_name": node, "inventory_hostname": node}
+    return [public_vars(inventory_vars), play.vars, registered or {}, selection.extra_vars, where]
+
+
+def fact_requests(plays: list[Play], cluster: Cluster, selection: Selection) -> dict[str, dict[str, Any]]:
+    """The args of each node's one `facts` op: the union of what every task needs there.
+
+    What a task reads is named before any fact exists, so those arguments may
+    use variables and the node's name, not facts.
+    """
+    requests = {}
+    for node in cluster.node_names:
+        needs = FactNeeds(services={"ClusSvc", "MSDTC"})
+        events: dict[str, Any] | None = None
+        for play in plays:
+            gather = play.gather
+            needs.update(FactNeeds(set(gather.get("registry", [])), set(gather.get("paths", [])),
+                                   set(gather.get("services", []))))
+            events = gather.get("events", events)
+            scope = Scope(*variable_layers(cluster, node, play, selection), where=play.location)
+            for task in play.tasks + play.handlers:
+                resource = RESOURCES[task.type]
+                for item in (_loop_items(task, scope) if resource.needs_args else []):
+                    item_scope = scope.child({"item": item}, where=task.location)
+                    needs.update(resource.needs({k: render(task.args[k], item_scope, task.location)
+                                                 for k in resource.needs_args}))
+        request: dict[str, Any] = {"registry": sorted(needs.registry), "paths": sorted(needs.paths),
+                                   "services": sorted(needs.services)}
+        if events:
+            request["events"] = _events_request(events)
+        requests[node] = request
+    return requests
 
 
 def _events_request(events: dict[str, Any]) -> dict[str, Any]:
@@ -106,32 +118,35 @@ def _loop_items(task: Task, scope: Scope) -> list[Any]:
 
 
 def cluster_view(cluster: Cluster, facts: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """`cluster` in templates: its name, ordered nodes, node states and groups by name."""
-    source = next((f["cluster"] for f in facts.values() if f.get("cluster")), None) or {}
-    return {"name": cluster.name, "nodes": cluster.node_names,
-            "node_states": {n["name"]: n["state"] for n in source.get("nodes", [])},
-            "groups": {g["name"]: g for g in source.get("groups", [])}}
+    """`cluster` in templates: its name, ordered nodes, node states and groups by name (inventory names)."""
+    gathered = State(cluster.name, cluster.node_names, facts)
+    return {"name": cluster.name, "nodes": cluster.node_names, "node_states": gathered.node_states,
+            "groups": gathered.groups}
 
 
 def plan_cluster(playbook: Playbook, cluster: Cluster, inventory: Inventory, facts: dict[str, dict[str, Any]],
                  selection: Selection, run_id: str) -> ClusterPlan:
     result = ClusterPlan(cluster.name, cluster.node_names, facts=facts)
     state = State(cluster.name, cluster.node_names, facts)
-    builtins = {"nodes": facts, "cluster": cluster_view(cluster, facts), "cluster_name": cluster.name,
-                "run_id": run_id}
+    builtins = {"nodes": facts, "cluster": cluster_view(cluster, facts), "run_id": run_id}
     for play in playbook.plays:
         if cluster not in clusters_for(play, inventory, selection):
             continue
         registered: dict[str, Any] = {}
         notified: list[str] = []
         tasks = list(play.tasks)
+
+        def scope_for(node: str | None, task: Task) -> Scope:
+            facts_node = node or _cluster_node(cluster, facts)
+            return Scope(*variable_layers(cluster, node, play, selection, registered),
+                         {**builtins, "facts": facts.get(facts_node, {}), "node_name": facts_node,
+                          "inventory_hostname": facts_node}, where=task.location)
+
         try:
             while tasks:
                 task = tasks.pop(0)
                 planner = _TaskPlanner(task, cluster, state, run_id, result)
-                scope = Scope(public_vars(cluster.vars), play.vars, selection.extra_vars, registered, builtins,
-                              where=task.location)
-                changed = planner.plan(scope, selection, registered)
+                changed = planner.plan(scope_for, selection, registered)
                 for handler in (task.notify if changed else []):
                     if handler not in notified:
                         notified.append(handler)
@@ -151,21 +166,22 @@ class _TaskPlanner:
         self.task, self.cluster, self.state, self.run_id, self.result = task, cluster, state, run_id, result
         self.resource = RESOURCES[task.type]
 
-    def plan(self, scope: Scope, selection: Selection, registered: dict[str, Any]) -> bool:
+    def plan(self, scope_for: Callable[[str | None, Task], Scope], selection: Selection,
+             registered: dict[str, Any]) -> bool:
         """Plan the task; True when it changes something (its handlers are then notified)."""
         task = self.task
         if not _tag_selected(task.tags, selection):
             self._outcome(None, "skipped", "not selected by --tags/--skip-tags")
             self._register(registered, changes=[], skipped=True)
             return False
-        first_scope = scope.child(self._node_layer(self.cluster.node_names[0]), where=task.location)
-        cluster_args = render(task.args, first_scope.child({"item": None}), task.location) if task.loop is None \
+        cluster_scope = scope_for(None, task)
+        cluster_args = render(task.args, cluster_scope.child({"item": None}), task.location) if task.loop is None \
             else None
         targets = [None] if self.resource.scope_of(cluster_args or task.args) == "cluster" else self.cluster.node_names
         changes: list[Change] = []
         ran = False
         for node in targets:
-            node_scope = scope.child(self._node_layer(node or self._cluster_node()), where=task.location)
+            node_scope = scope_for(node, task)
             for item in _loop_items(task, node_scope):
                 item_scope = node_scope.child({"item": item}, where=task.location)
                 if task.when is not None and not evaluate(task.when, item_scope, task.location):
@@ -194,19 +210,6 @@ class _TaskPlanner:
             change.type = task.type
         return planned
 
-    def _node_layer(self, node: str) -> dict[str, Any]:
-        found = next(n for n in self.cluster.nodes if n.name == node)
-        return {**public_vars(found.vars), "facts": self.state_facts(node), "node_name": node,
-                "inventory_hostname": node}
-
-    def state_facts(self, node: str) -> dict[str, Any]:
-        return self.result.facts.get(node, {})
-
-    def _cluster_node(self) -> str:
-        """Cluster-wide tasks see the facts of the first node that answered for the cluster."""
-        return next((n for n in self.cluster.node_names if self.result.facts.get(n, {}).get("cluster")),
-                    self.cluster.node_names[0])
-
     def _outcome(self, node: str | None, status: str, reason: str) -> None:
         self.result.outcomes.append(Outcome(self.task.name, node, status, reason))
 
@@ -214,6 +217,11 @@ class _TaskPlanner:
         if self.task.register:
             registered[self.task.register] = {"changed": bool(changes), "skipped": skipped,
                                               "changes": [c.to_json() for c in changes]}
+
+
+def _cluster_node(cluster: Cluster, facts: dict[str, dict[str, Any]]) -> str:
+    """Cluster-wide tasks see the facts of the first node that answered for the cluster."""
+    return next((n for n in cluster.node_names if facts.get(n, {}).get("cluster")), cluster.node_names[0])
 
 
 def _tag_selected(tags: list[str], selection: Selection) -> bool:

@@ -23,7 +23,7 @@ TASK_KEYS = ("name", "when", "loop", "tags", "notify", "register")
 GATHER_KEYS = ("registry", "paths", "services", "events")
 # Names every template may read besides variables: gathered facts and where it runs.
 BUILTINS = frozenset({"facts", "nodes", "cluster", "cluster_name", "node_name", "inventory_hostname", "item",
-                      "run_id", "omit"})
+                      "run_id"})
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -60,7 +60,7 @@ def _play(raw: Any, index: int, source: str, base: Path) -> Play:
     gather = _mapping(raw.get("gather_facts"), f"play {name!r}: gather_facts", where(raw, location, "gather_facts"))
     _no_unknown(gather, GATHER_KEYS, f"play {name!r}: gather_facts", where(raw, location, "gather_facts"))
     handler_names = {h.name for h in handlers}
-    for task in tasks:
+    for task in tasks + handlers:
         missing = [n for n in task.notify if n not in handler_names]
         if missing:
             raise InputError(f"task {task.name!r} notifies {missing[0]!r}, which is not a handler of this play",

@@ -123,3 +123,20 @@ def test_tags_select_tasks(live):
                  "--out", str(tmp_path / "none.json"), "--detailed-exitcode"]) == 0
     assert json.loads((tmp_path / "all.json").read_text())["summary"]["changes"] == 13
     assert json.loads((tmp_path / "none.json").read_text())["summary"]["changes"] == 0
+
+
+def test_no_password_and_no_terminal_is_invalid_input_before_any_connection(live, monkeypatch, capsys):
+    sim, inventory, _ = live
+    monkeypatch.delenv(PASSWORD_ENV)
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))
+    assert main(["plan", REPAIR, "-i", inventory]) == 4
+    assert "no password for CLU1-A, CLU1-B" in capsys.readouterr().err
+    assert sum(sim.server.requests.values()) == 0
+
+
+def test_comma_separated_tags_are_several_tags(live):
+    sim, inventory, tmp_path = live
+    assert main(["plan", REPAIR, "-i", inventory, "--tags", "a,b", "--tags", "c", "--format", "json",
+                 "--out", str(tmp_path / "p.json")]) == 0
+    outcomes = json.loads((tmp_path / "p.json").read_text())["clusters"][0]["outcomes"]
+    assert outcomes and all(o["status"] == "skipped" for o in outcomes)

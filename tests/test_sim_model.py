@@ -9,6 +9,7 @@ from enforcer.simulator import backup_formats, scenarios
 from enforcer.simulator.faults import FaultBook
 from enforcer.simulator.journal import Journal
 from enforcer.simulator.model import Clock, SimError
+from enforcer.simulator.ops import OPS
 from enforcer.simulator.stores import FileSystem, Registry, norm_key, norm_path
 
 
@@ -19,13 +20,14 @@ from enforcer.simulator.stores import FileSystem, Registry, norm_key, norm_path
     ("node=A, on=group:MSDTC:online, kind=fail", ("A", "group:MSDTC:online", "fail", None, 0)),
 ])
 def test_fault_specs_parse(spec, expected):
-    f = parse_fault(spec)
+    f = parse_fault(spec, frozenset(OPS))
     assert (f.node, f.on, f.kind, f.count, f.ms) == expected
 
 
 @pytest.mark.parametrize("spec,message", [
     ("node=A,on=any", "missing kind="), ("node=A,on=any,kind=melt", "kind must be one of"),
-    ("node=A,on=service:X:restart,kind=fail", "on= must be"), ("node=A,on=any,kind=slow", "needs ms="),
+    ("node=A,on=service:X:restart,kind=fail", "on= must be"), ("node=A,on=registry.frob,kind=fail", "on= must be"),
+    ("node=A,on=any,kind=slow", "needs ms="),
     ("node=A,on=any,kind=fail,count=0", "count must be >= 1"), ("node=A,on=any,kind=fail,when=now", "unknown"),
     ("node=A,on=any,kind=fail,count=x", "whole numbers"), ("nonsense", "expected key=value"),
 ])
@@ -36,7 +38,7 @@ def test_bad_fault_specs_say_what_was_expected(spec, message):
 
 def test_a_counted_fault_is_consumed_and_wildcards_match_any_node():
     book = FaultBook()
-    book.add(parse_fault("node=*,on=registry.get,kind=http500,count=2"))
+    book.add(parse_fault("node=*,on=registry.get,kind=http500,count=2", frozenset(OPS)))
     assert book.take("CLU1-A", "registry.get") and book.take("CLU9-Z", "REGISTRY.GET")
     assert book.take("CLU1-A", "registry.get") is None
 

@@ -51,16 +51,38 @@ class FactNeeds:
         self.services |= other.services
 
 
+def cluster_node_names(node_names: list[str], facts: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Inventory name -> the name the cluster knows the node by (`sql-a.corp.example` -> `SQL-A`)."""
+    names = {}
+    for node in node_names:
+        node_facts = facts.get(node) or {}
+        names[node] = (node_facts.get("cluster") or {}).get("local_node") or node_facts.get("hostname") or node
+    return names
+
+
 class State:
-    """The cluster as it will be once the changes planned so far are applied."""
+    """The cluster as it will be once the changes planned so far are applied.
+
+    Node names are the inventory's throughout; `aliases` turns the cluster's own
+    names (in its answers) into them, and `cluster_name_of` back (for ops' args).
+    """
 
     def __init__(self, cluster: str, node_names: list[str], facts: dict[str, dict[str, Any]]) -> None:
         self.cluster = cluster
         self.node_names = node_names
         self.nodes = copy.deepcopy(facts)
+        self.names = cluster_node_names(node_names, facts)
+        self.aliases = {name.lower(): node for node, name in self.names.items()}
         source = next((f["cluster"] for f in self.nodes.values() if f.get("cluster")), None) or {}
-        self.node_states: dict[str, str] = {n["name"]: n["state"] for n in source.get("nodes", [])}
-        self.groups: dict[str, dict[str, Any]] = {g["name"]: g for g in source.get("groups", [])}
+        self.node_states: dict[str, str] = {self.inventory_name(n["name"]): n["state"] for n in source.get("nodes", [])}
+        self.groups: dict[str, dict[str, Any]] = {
+            g["name"]: {**g, "owner": self.inventory_name(g["owner"])} for g in source.get("groups", [])}
+
+    def inventory_name(self, cluster_name: str | None) -> str | None:
+        return self.aliases.get(cluster_name.lower(), cluster_name) if cluster_name else cluster_name
+
+    def cluster_name_of(self, node: str) -> str:
+        return self.names.get(node, node)
 
     def up_nodes(self) -> list[str]:
         return [n for n in self.node_names if self.node_states.get(n) == "Up"]

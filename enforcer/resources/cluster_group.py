@@ -37,6 +37,7 @@ class ClusterGroup(Resource):
             raise PlanError(f"owner {args['owner']!r} is not a node of {ctx.cluster}")
         via = state.via_for_group(name)
         desired = {k: args[k] for k in ("name", "state", "owner", "network_name", "ip_address", "timeout_s")}
+        desired["owner_node"] = state.cluster_name_of(args["owner"]) if args["owner"] else ""
         ops, reached, actions = _ops_to_reach(group, desired, via)
         if not ops:
             return f"group {name} is {group['state']} on {group['owner']}"
@@ -46,14 +47,14 @@ class ClusterGroup(Resource):
                            f"group {name} is " + ("absent" if group is None else
                                                   f"{group['state']} on {group['owner']}"),
                            params={"name": name, "ops": ops, "expect": _view(reached), "desired": desired,
-                                   "timeout_s": args["timeout_s"]})]
+                                   "aliases": state.aliases, "timeout_s": args["timeout_s"]})]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
         name = change.params["name"]
         ops = [AgentOp(op, args) for op, args in change.params["ops"]] + [AgentOp("cluster.groups")]
         data = results_or_raise(change.via, session.call(change.via, ops,
                                                          timeout_s=len(ops) * change.params.get("timeout_s", 180)))
-        groups = {g["name"]: g for g in data[-1]["groups"]}
+        groups = _groups(data[-1], change.params.get("aliases", {}))
         if change.after == "absent":
             if name in groups:
                 raise StepError(f"{change.via}: group {name} still exists after removal")
@@ -68,7 +69,7 @@ class ClusterGroup(Resource):
     def settled(self, change: Change, session: Session) -> dict[str, Any] | None:
         """Re-read the group; what is still to do becomes the ops applied again (no blind re-create)."""
         data = results_or_raise(change.via, session.call(change.via, [AgentOp("cluster.groups")]))
-        group = {g["name"]: g for g in data[0]["groups"]}.get(change.params["name"])
+        group = _groups(data[0], change.params.get("aliases", {})).get(change.params["name"])
         if change.after == "absent":
             return {"state": "absent"} if group is None else None
         ops, _, _ = _ops_to_reach(group, change.params["desired"], change.via)
@@ -90,12 +91,19 @@ def _ops_to_reach(group: dict[str, Any] | None, desired: dict[str, Any], via: st
         group = {"name": name, "state": "Offline", "owner": via, "resources": []}
     target = {"online": "Online", "offline": "Offline"}.get(desired["state"])
     if desired["owner"] and group["owner"] != desired["owner"] and desired["state"] != "offline":
-        ops.append(["cluster.group.move", {"name": name, "node": desired["owner"], "timeout_s": desired["timeout_s"]}])
+        ops.append(["cluster.group.move", {"name": name, "node": desired["owner_node"],
+                                           "timeout_s": desired["timeout_s"]}])
         group = {**group, "owner": desired["owner"]}
     if target and group["state"] != target:
         ops.append([f"cluster.group.{desired['state']}", {"name": name, "timeout_s": desired["timeout_s"]}])
         group = {**group, "state": target}
     return ops, group, actions or ["update"]
+
+
+def _groups(answer: dict[str, Any], aliases: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """cluster.groups' answer by group name, owners as inventory names."""
+    return {g["name"]: {**g, "owner": aliases.get(g["owner"].lower(), g["owner"]) if g["owner"] else g["owner"]}
+            for g in answer["groups"]}
 
 
 def _view(group: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ class ClusterRestart(Resource):
                             + ", ".join(f"{n} is {s}" for n, s in not_up.items()))
         sequence = ordering.restart_sequence(nodes)
         return [ctx.change(None, nodes[0], ["restart"], {n: "Up" for n in nodes}, {n: "Up" for n in nodes},
-                           "ordered cluster-service restart: " + ordering.describe(sequence),
+                           "ordered cluster-service restart: " + ordering.describe(sequence), destructive=True,
                            params={"sequence": [list(s) for s in sequence], "order": [f"{v} {n}" for v, n in sequence],
                                    "timeout_s": args["timeout_s"]})]
 

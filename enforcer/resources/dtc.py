@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import Arg, PlanContext, Resource, Session, StepError, results_or_raise
+from .base import Arg, FactNeeds, PlanContext, Resource, Session, StepError, results_or_raise
 
 # msdtc -uninstall removes these; they are exported first so nothing is lost.
 DTC_KEYS = ("HKLM\\Software\\Microsoft\\MSDTC", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC")
@@ -24,19 +24,30 @@ class Dtc(Resource):
         "timeout_s": Arg(int, default=900),
     }
 
+    needs_args = ("version",)
+
+    def needs(self, args: dict[str, Any]) -> FactNeeds:
+        return FactNeeds(registry=set(DTC_KEYS))
+
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
-        installed = ctx.state.nodes[node]["dtc"].get("version")
+        facts = ctx.state.nodes[node]
+        installed = facts["dtc"].get("version")
+        missing_keys = [k for k in DTC_KEYS if not facts["registry"].get(k, {}).get("exists", True)]
         params = {k: args[k] for k in ("installer", "arguments", "accepted_exit_codes", "timeout_s", "version")}
-        ctx.state.nodes[node]["dtc"] = {**ctx.state.nodes[node]["dtc"], "installed": True, "version": args["version"]}
+        facts["dtc"] = {**facts["dtc"], "installed": True, "version": args["version"]}
+        for key in missing_keys:  # the installer writes its keys where there are none
+            facts["registry"][key] = {"path": key, "exists": True, "values": {
+                "Version": {"type": "REG_SZ", "data": args["version"]}}, "subkeys": []}
         if args["state"] == "reinstall":
             backups = [ctx.backup_path(node, "registry", key, ".reg") for key in DTC_KEYS]
             return [ctx.change(node, node, ["delete", "create"], installed, args["version"],
                                "reinstall requested (KB step 7): remove MSDTC completely and install it again",
                                destructive=True, backups=backups, params=params)]
-        if installed == args["version"]:
+        if installed == args["version"] and not missing_keys:
             return f"MSDTC {installed} is installed"
-        return [ctx.change(node, node, ["update"], installed, args["version"],
-                           f"MSDTC {installed or 'absent'} is not {args['version']}", params=params)]
+        reason = (f"MSDTC {installed or 'absent'} is not {args['version']}" if installed != args["version"] else
+                  f"MSDTC's registry keys are absent ({', '.join(missing_keys)}): installing writes them")
+        return [ctx.change(node, node, ["update"], installed, args["version"], reason, params=params)]
 
     def settled(self, change: Change, session: Session) -> dict[str, Any] | None:
         if "delete" in change.actions:  # a reinstall ends at the version it started from: nothing to tell by

@@ -25,18 +25,24 @@ class FailoverTest(Resource):
         return [ctx.change(None, group["owner"], ["test"], {"owner": group["owner"]},
                            {"visits": tour, "owner": group["owner"]},
                            f"fail {name} over to {', '.join(tour[:-1])} and back to {group['owner']}",
+                           destructive=True,
                            params={"name": name, "tour": tour, "order": [f"move to {n}" for n in tour],
+                                   "cluster_names": {n: ctx.state.cluster_name_of(n) for n in tour},
                                    "timeout_s": args["timeout_s"]})]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
-        name, visited = change.params["name"], []
+        """Each move is asked of the node the group is leaving: it is Up and it holds the group."""
+        name, visited, holder = change.params["name"], [], change.via
+        timeout = change.params["timeout_s"]
         for target in change.params["tour"]:
             session.progress(f"move {name} to {target}")
-            data = results_or_raise(change.via, session.call(change.via, [
-                AgentOp("cluster.group.move", {"name": name, "node": target, "timeout_s": change.params["timeout_s"]})],
-                timeout_s=change.params["timeout_s"] + 30))
-            if (data[0]["owner"], data[0]["state"]) != (target, "Online"):
+            cluster_name = change.params["cluster_names"][target]
+            data = results_or_raise(holder, session.call(holder, [
+                AgentOp("cluster.group.move", {"name": name, "node": cluster_name, "timeout_s": timeout})],
+                timeout_s=timeout + min(30, timeout)))
+            if data[0]["owner"].lower() != cluster_name.lower() or data[0]["state"] != "Online":
                 raise StepError(f"{name} is {data[0]['state']} on {data[0]['owner']} after moving to {target}; "
                                 f"visited so far: {', '.join(visited) or 'none'}")
             visited.append(target)
+            holder = target
         return {"visited": visited}

@@ -11,7 +11,7 @@ import threading
 from dataclasses import asdict, dataclass
 
 KINDS = ("refuse", "http500", "wsman", "hang", "fail", "slow")
-_TARGET = re.compile(r"^(any|[a-z]+(\.[a-z_]+)*|service:[^:]+:(start|stop)|group:[^:]+:online)$", re.I)
+_TARGET = re.compile(r"^(any|service:[^:]+:(start|stop)|group:[^:]+:online)$", re.I)
 
 
 class FaultSpecError(ValueError):
@@ -30,8 +30,8 @@ class Fault:
         return (self.node == "*" or self.node.lower() == node.lower()) and self.on.lower() == target.lower()
 
 
-def parse_fault(spec: str) -> Fault:
-    """Parse one spec; raise FaultSpecError naming the offending part."""
+def parse_fault(spec: str, ops: frozenset[str] = frozenset()) -> Fault:
+    """Parse one spec; `ops` are the op names a fault may target. Raise FaultSpecError naming the offending part."""
     fields: dict[str, str] = {}
     for part in spec.split(","):
         key, sep, value = part.partition("=")
@@ -47,7 +47,7 @@ def parse_fault(spec: str) -> Fault:
     kind = fields["kind"].lower()
     if kind not in KINDS:
         raise FaultSpecError(f"fault {spec!r}: kind must be one of {', '.join(KINDS)}")
-    if not _TARGET.match(fields["on"]):
+    if not (_TARGET.match(fields["on"]) or fields["on"].lower() in ops):
         raise FaultSpecError(
             f"fault {spec!r}: on= must be any, an op name, service:NAME:start|stop or group:NAME:online")
     try:

@@ -24,7 +24,7 @@ from .faults import FaultBook, parse_fault
 from .httpd import Endpoint, WinRMServer
 from .journal import Journal
 from .model import Clock, Cluster
-from .ops import OpContext
+from .ops import OPS, OpContext
 from .tls import make_server_context
 from .winrs import NodeShells
 
@@ -39,8 +39,8 @@ class Simulation:
                  journal_path: str | None = None, control_port: int | None = None) -> None:
         if auth not in AUTH_MODES:
             raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {auth!r}")
-        if not 1 <= clusters <= 1000 or not 1 <= nodes <= 26:
-            raise ValueError("clusters must be 1..1000 and nodes 1..26")
+        if not 1 <= clusters <= 1000 or not 2 <= nodes <= 26:
+            raise ValueError("clusters must be 1..1000 and nodes 2..26 (a failover cluster has two nodes or more)")
         self.scenario_name = scenario
         self.auth = auth
         self.user = user
@@ -104,7 +104,7 @@ class Simulation:
 
     # -- what tests and the control endpoint use -----------------------------------
     def add_fault(self, spec: str) -> None:
-        self.faults.add(parse_fault(spec))
+        self.faults.add(parse_fault(spec, frozenset(OPS)))
 
     def drift(self, change: dict[str, Any]) -> dict[str, Any]:
         return apply_drift(self.clusters, change)

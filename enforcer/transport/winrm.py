@@ -44,6 +44,8 @@ class ConnectionSpec:
     ca_trust_path: str | None = None
     operation_timeout_s: int = 20
     read_timeout_s: int = 30
+    cert_pem: str | None = None
+    cert_key_pem: str | None = None
 
     @property
     def endpoint(self) -> str:
@@ -62,11 +64,11 @@ class WinRMTransport(Transport):
         if self._protocol is None:
             spec = self.spec
             auth = {"basic": "basic" if spec.scheme == "http" else "ssl"}.get(spec.auth, spec.auth)
-            self._protocol = Protocol(
-                spec.endpoint, transport=auth, username=spec.user, password=spec.password,
+            self._protocol = self._guard(lambda: Protocol(
+                spec.endpoint, transport=auth, username=spec.user or None, password=spec.password,
                 server_cert_validation="validate" if spec.cert_validation else "ignore",
-                ca_trust_path=spec.ca_trust_path,
-                operation_timeout_sec=spec.operation_timeout_s, read_timeout_sec=spec.read_timeout_s)
+                ca_trust_path=spec.ca_trust_path, cert_pem=spec.cert_pem, cert_key_pem=spec.cert_key_pem,
+                operation_timeout_sec=spec.operation_timeout_s, read_timeout_sec=spec.read_timeout_s))
             if wire_log.isEnabledFor(logging.INFO):
                 session = self._guard(self._protocol.transport.build_session)
                 session.hooks["response"].append(self._log_response)
@@ -103,6 +105,7 @@ class WinRMTransport(Transport):
         A call without its own timeout may take twice the read timeout.
         """
         timeout_s = timeout_s or 2 * self.spec.read_timeout_s
+        ops_log.info("%s: %s", self.node, ", ".join(o.op for o in ops))
         retries = READ_RETRY_BACKOFF_S if all(o.op in agent.read_only_ops() for o in ops) else ()
         for backoff in retries:
             try:

@@ -27,7 +27,8 @@ from .errors import EnforcerError, InputError
 from .inventory import missing_passwords
 from .model import Inventory, Plan, RunResult, StepResult
 from .report import plan_json, plan_markdown, plan_text, recap_text, run_json, step_line
-from .runs import save_plan, save_run
+from .locks import ClusterLocked, ClusterLocks
+from .runs import save_plan, save_run, state_dir
 from .transport.pool import Connections
 
 EXIT_OK, EXIT_FAILED, EXIT_CHANGES, EXIT_UNREACHABLE, EXIT_INVALID, EXIT_LOCKED = 0, 1, 2, 3, 4, 5
@@ -145,13 +146,9 @@ def _credentials(inventory: Inventory, console: Console) -> None:
         console.err(f"WARNING: {warning}")
 
 
-def _plan(args: argparse.Namespace, console: Console, connections_factory: Callable[..., Connections]
-          ) -> tuple[api.Loaded, Plan, str, Connections]:
-    loaded = _load(args, console)
-    run_id = api.new_run_id()
-    connections = connections_factory(loaded.inventory)
+def _plan(loaded: api.Loaded, console: Console, connections: Connections, run_id: str) -> Plan:
     console.info(f"gathering facts from {sum(len(c.nodes) for c in loaded.clusters)} node(s), run {run_id}")
-    return loaded, api.plan(loaded, connections, run_id), run_id, connections
+    return api.plan(loaded, connections, run_id)
 
 
 def _plan_code(plan: Plan, detailed: bool) -> int:
@@ -163,8 +160,10 @@ def _plan_code(plan: Plan, detailed: bool) -> int:
 
 
 def cmd_plan(args: argparse.Namespace, console: Console, connections_factory: Any = Connections) -> int:
-    loaded, plan, run_id, connections = _plan(args, console, connections_factory)
-    connections.close()
+    loaded = _load(args, console)
+    run_id = api.new_run_id()
+    with connections_factory(loaded.inventory) as connections:
+        plan = _plan(loaded, console, connections, run_id)
     save_plan(run_id, plan, console.redact)
     rendered = {"text": lambda: plan_text(plan, console.verbosity),
                 "json": lambda: json.dumps(plan_json(plan), indent=2, default=str),
@@ -179,12 +178,14 @@ def cmd_plan(args: argparse.Namespace, console: Console, connections_factory: An
 
 
 class _LiveProgress:
-    """Prints each finished step as it finishes; progress lines of long steps at -v."""
+    """Prints each finished step as it finishes; records the step in flight in the cluster's lock."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, locks: ClusterLocks) -> None:
         self.console = console
+        self.locks = locks
 
     def step_started(self, change: Any) -> None:
+        self.locks.locks[change.cluster].note_step(f"'{change.task}' ({change.type}) on {change.node or change.via}")
         self.console.info(f"  ... [{change.node or change.via}] {change.task}")
 
     def step_finished(self, result: StepResult) -> None:
@@ -198,8 +199,15 @@ def cmd_apply(args: argparse.Namespace, console: Console, connections_factory: A
     if args.check:
         args.format, args.out, args.detailed_exitcode = "text", None, False
         return cmd_plan(args, console, connections_factory)
-    loaded, plan, run_id, connections = _plan(args, console, connections_factory)
-    with connections:
+    loaded = _load(args, console)
+    run_id = api.new_run_id()
+    with ClusterLocks(state_dir() / "locks", [c.name for c in loaded.clusters], run_id) as locks, \
+            connections_factory(loaded.inventory) as connections:
+        for cluster, previous in locks.interrupted_runs():
+            console.err(f"WARNING: the last run on {cluster} ({previous.get('run_id')}, pid {previous.get('pid')} on "
+                        f"{previous.get('host')}) ended during {previous['step']}; re-reading the cluster's state "
+                        f"before going on")
+        plan = _plan(loaded, console, connections, run_id)
         save_plan(run_id, plan, console.redact)
         (console.err if args.format == "json" else console.out)(plan_text(plan, console.verbosity))
         if not plan.changes:
@@ -209,7 +217,7 @@ def cmd_apply(args: argparse.Namespace, console: Console, connections_factory: A
             return refusal
         stop = threading.Event()
         with _interrupts(stop):
-            run = api.apply(plan, connections, run_id, loaded.forks, _LiveProgress(console), stop)
+            run = api.apply(plan, connections, run_id, loaded.forks, _LiveProgress(console, locks), stop)
     paths = save_run(run, console.redact)
     if args.format == "json":
         console.out(json.dumps(run_json(run), indent=2, default=str))
@@ -325,6 +333,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         console.err(f"error: {exc}")
         return EXIT_INVALID
+    except ClusterLocked as exc:
+        console.err(f"error: {exc}")
+        return EXIT_LOCKED
     except EnforcerError as exc:
         console.err(f"error: {exc}")
         return EXIT_FAILED

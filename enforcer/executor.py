@@ -38,8 +38,9 @@ class _ClusterSession(Session):
     """Calls through the run's connections; `slots` (--forks) bounds the nodes worked on at once."""
 
     def __init__(self, cluster: str, connections: Connections, observer: RunObserver,
-                 slots: threading.Semaphore) -> None:
+                 slots: threading.Semaphore, stop: threading.Event) -> None:
         self.cluster, self.connections, self.observer, self.slots = cluster, connections, observer, slots
+        self.stop = stop
 
     def call(self, node: str, ops: Sequence[AgentOp], *, timeout_s: float | None = None,
              stop_on_error: bool = True) -> list[OpResult]:
@@ -50,6 +51,9 @@ class _ClusterSession(Session):
 
     def reset(self, node: str) -> None:
         self.connections.reset(node)
+
+    def interrupted(self) -> bool:
+        return self.stop.is_set()
 
 
 def _waves(changes: list[Change]) -> list[list[Change]]:
@@ -87,7 +91,7 @@ def _run_wave(wave: list[Change], session: _ClusterSession, observer: RunObserve
 def run_cluster(plan: ClusterPlan, connections: Connections, observer: RunObserver, stop: threading.Event,
                 slots: threading.Semaphore) -> ClusterRun:
     run = ClusterRun(plan.cluster, plan.nodes)
-    session = _ClusterSession(plan.cluster, connections, observer, slots)
+    session = _ClusterSession(plan.cluster, connections, observer, slots, stop)
     waves = _waves(plan.changes)
     for index, wave in enumerate(waves):
         if stop.is_set():

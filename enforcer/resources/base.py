@@ -129,6 +129,10 @@ class Session:
     def reset(self, node: str) -> None:
         """Forget the node's connection: after a lost answer the next call starts afresh."""
 
+    def interrupted(self) -> bool:
+        """True once the operator asked the run to stop (Ctrl-C, SIGTERM): finish safely, start nothing new."""
+        return False
+
 
 class Resource:
     type: ClassVar[str]

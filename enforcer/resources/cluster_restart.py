@@ -24,13 +24,17 @@ class ClusterRestart(Resource):
     args = {"timeout_s": Arg(int, default=300, doc="per step: how long a node may take to go Down or come Up")}
 
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
+        """Every node Up: the ordered restart. Some Down while others are Up (a run died mid-restart):
+        they join first, which is safe, then the restart runs whole. Anything else is not ours to force."""
         nodes = ctx.state.node_names
-        not_up = {n: ctx.state.node_states.get(n, "unknown") for n in nodes if ctx.state.node_states.get(n) != "Up"}
-        if not_up:
-            raise PlanError("an ordered restart needs every node Up; "
-                            + ", ".join(f"{n} is {s}" for n, s in not_up.items()))
-        sequence = ordering.restart_sequence(nodes)
-        return [ctx.change(None, nodes[0], ["restart"], {n: "Up" for n in nodes}, {n: "Up" for n in nodes},
+        states = {n: ctx.state.node_states.get(n, "unknown") for n in nodes}
+        odd = {n: s for n, s in states.items() if s not in ("Up", "Down")}
+        down = [n for n in nodes if states[n] == "Down"]
+        if odd or len(down) == len(nodes):
+            raise PlanError("an ordered restart needs every node Up or Down with one Up at least; "
+                            + ", ".join(f"{n} is {s}" for n, s in (odd or states).items()))
+        sequence = [("start", n) for n in down] + ordering.restart_sequence(nodes)
+        return [ctx.change(None, nodes[0], ["restart"], states, {n: "Up" for n in nodes},
                            "ordered cluster-service restart: " + ordering.describe(sequence), destructive=True,
                            params={"sequence": [list(s) for s in sequence], "order": [f"{v} {n}" for v, n in sequence],
                                    "timeout_s": args["timeout_s"]})]
@@ -39,6 +43,9 @@ class ClusterRestart(Resource):
         timeout = change.params["timeout_s"]
         done: list[ordering.Step] = []
         for verb, node in (tuple(s) for s in change.params["sequence"]):
+            if session.interrupted():
+                recovered = self._recover(session, done, timeout)
+                raise StepError(f"ordered restart interrupted before '{verb} {node}'; recovery: {recovered}")
             session.progress(f"{verb} cluster service on {node}")
             try:
                 self._step(session, verb, node, timeout)

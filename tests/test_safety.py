@@ -1,0 +1,110 @@
+"""Locks, interrupted runs and crashed runs: nothing left down, nothing run twice at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from enforcer.cli import main
+from enforcer.locks import ClusterLock
+from enforcer.simulator import PASSWORD_ENV, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+RESTART = str(ROOT / "playbooks" / "cluster_ordered_restart.yml")
+REPAIR = str(ROOT / "playbooks" / "msdtc_cluster_repair.yml")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENFORCER_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path
+
+
+def _inventory(sim, tmp_path: Path) -> str:
+    path = tmp_path / "inventory.yml"
+    sim.write_inventory(str(path))
+    return str(path)
+
+
+def test_a_second_apply_on_a_locked_cluster_exits_5_naming_the_holder(env, monkeypatch, capsys):
+    with simulate("kb252641-broken", clusters=2, auth="basic-http", time_scale=0.005) as sim:
+        monkeypatch.setenv(PASSWORD_ENV, sim.password)
+        inventory = _inventory(sim, env)
+        holder = ClusterLock(env / "state" / "locks", "CLU1", "held-by-test")
+        holder.acquire()
+        try:
+            assert main(["apply", REPAIR, "-i", inventory, "--yes"]) == 5
+            err = capsys.readouterr().err
+            assert f"pid {os.getpid()} on {socket.gethostname()}, started 20" in err and "CLU1" in err
+            assert not sim.journal.records(), "a locked run contacts no node"
+            assert main(["apply", REPAIR, "-i", inventory, "--yes", "--limit", "CLU2"]) == 0, \
+                "another cluster runs meanwhile"
+        finally:
+            holder.release()
+        assert main(["apply", REPAIR, "-i", inventory, "--yes", "--limit", "CLU1"]) == 0
+
+
+def _wait_for(sim, predicate, proc: subprocess.Popen) -> None:
+    """Block until the simulator's journal shows `predicate` (the simulator, not a timer, says when)."""
+    seen = threading.Event()
+    while not seen.is_set():
+        if any(predicate(r) for r in sim.journal.records("change")):
+            seen.set()
+        elif proc.poll() is not None:
+            raise AssertionError(f"enforcer exited early: {proc.stdout.read()}")
+        else:
+            seen.wait(0.01)
+
+
+def _apply_process(inventory: str, env_dir: Path, password: str) -> subprocess.Popen:
+    environment = {**os.environ, "ENFORCER_STATE_DIR": str(env_dir / "state"), PASSWORD_ENV: password}
+    return subprocess.Popen([sys.executable, "-m", "enforcer", "apply", RESTART, "-i", inventory, "--yes"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment)
+
+
+def _b_stopped(record: dict) -> bool:
+    return (record["node"], record["object"], record["to"]) == ("CLU1-B", "service:ClusSvc", "Stopped")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_mid_restart_recovers_reports_and_exits_130(env, signum):
+    with simulate("healthy", auth="basic-http", time_scale=0.1) as sim:
+        proc = _apply_process(_inventory(sim, env), env, sim.password)
+        _wait_for(sim, _b_stopped, proc)
+        proc.send_signal(signum)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out
+        line = next(ln for ln in out.splitlines() if "ordered restart interrupted before" in ln)
+        assert "recovery:" in line and "CLU1-B Up" in line, out
+        assert [n["state"] for n in sim.state()["clusters"][0]["nodes"]] == ["Up", "Up"]
+        assert not sim.state()["clusters"][0]["stale_db"]
+        run = json.loads(next((env / "state" / "runs").glob("*/run.json")).read_text())
+        assert run["interrupted"] and run["clusters"][0]["final_nodes"] == {"CLU1-A": "Up", "CLU1-B": "Up"}
+
+
+def test_after_kill_9_the_next_run_names_the_step_in_flight_and_finishes_safely(env, monkeypatch, capsys):
+    with simulate("healthy", auth="basic-http", time_scale=0.1) as sim:
+        inventory = _inventory(sim, env)
+        proc = _apply_process(inventory, env, sim.password)
+        _wait_for(sim, _b_stopped, proc)
+        proc.kill()
+        proc.wait()
+        assert {n["name"]: n["state"] for n in sim.state()["clusters"][0]["nodes"]}["CLU1-B"] == "Down"
+
+        monkeypatch.setenv(PASSWORD_ENV, sim.password)
+        sim.clock.scale = 0.005
+        assert main(["apply", RESTART, "-i", inventory, "--yes"]) == 0
+        captured = capsys.readouterr()
+        assert "ended during 'Restart the cluster service, last down first up (KB step 5)' (cluster_restart)" \
+            in captured.err
+        assert "start CLU1-B, stop CLU1-B, stop CLU1-A, start CLU1-A, start CLU1-B" in captured.out
+        assert [n["state"] for n in sim.state()["clusters"][0]["nodes"]] == ["Up", "Up"]
+        assert not sim.state()["clusters"][0]["stale_db"]

@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     _verbosity(inventory)
     inventory.set_defaults(run=cmd_inventory)
 
+    restore = commands.add_parser("restore", help="put back what a run deleted, from the backups it took")
+    restore.add_argument("run_id", metavar="RUN_ID")
+    restore.add_argument("--only", metavar="PATH", help="only the backup of this registry key or path")
+    restore.add_argument("-i", "--inventory", help="default: the inventory the run used")
+    restore.add_argument("--yes", action="store_true", help="restore without asking")
+    _verbosity(restore)
+    restore.set_defaults(run=cmd_restore)
+
     demo = commands.add_parser("demo", help="the whole story against a broken simulated cluster, in-process")
     _verbosity(demo)
     demo.set_defaults(run=cmd_demo)
@@ -232,17 +240,16 @@ def _confirm(args: argparse.Namespace, plan: Plan, console: Console) -> int | No
     if args.yes:
         return None
     destructive = sum(1 for c in plan.changes if c.destructive)
-    if not sys.stdin.isatty():
-        if destructive:
-            console.err(f"refusing to apply {destructive} destructive change(s) without a terminal to confirm "
-                        f"on: rerun with --yes")
-            return EXIT_FAILED
+    if not sys.stdin.isatty() and not destructive:
         return None
-    console.err(f"Apply {len(plan.changes)} change(s), {destructive} destructive? Type 'yes' to go on: ")
-    if sys.stdin.readline().strip().lower() != "yes":
-        console.err("not applied")
+    if not sys.stdin.isatty():
+        console.err(f"refusing to apply {destructive} destructive change(s) without a terminal to confirm "
+                    f"on: rerun with --yes")
         return EXIT_FAILED
-    return None
+    if _ask(f"Apply {len(plan.changes)} change(s), {destructive} destructive?", console):
+        return None
+    console.err("not applied")
+    return EXIT_FAILED
 
 
 class _interrupts:
@@ -314,6 +321,35 @@ def cmd_inventory(args: argparse.Namespace, console: Console) -> int:
     lines += [f"WARNING: {w}" for w in view["warnings"]]
     console.out("\n".join(lines))
     return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace, console: Console, connections_factory: Any = Connections) -> int:
+    from .inventory import load_inventory
+    from .restore import load_backups, restore
+
+    used, backups = load_backups(args.run_id, args.only)
+    inventory = load_inventory(args.inventory or used)
+    _credentials(inventory, console)
+    console.out(f"restore of run {args.run_id}: {len(backups)} backup(s)")
+    console.out("\n".join(f"  {b['node']}: {b['kind']} {b['path']} <- {b['file']}" for b in backups))
+    if not args.yes and not _ask(f"Restore {len(backups)} item(s), overwriting what is there now?", console):
+        return EXIT_FAILED
+    with ClusterLocks(state_dir() / "locks", [c.name for c in inventory.clusters], f"restore-{args.run_id}"), \
+            connections_factory(inventory) as connections:
+        results = restore(backups, connections)
+    for result in results:
+        console.out(f"{'ok     ' if result.ok else 'FAILED '} {result.backup['node']}: {result.backup['path']}: "
+                    f"{result.message}")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
+def _ask(question: str, console: Console) -> bool:
+    """Yes only from an operator at a terminal who types it."""
+    if not sys.stdin.isatty():
+        console.err(f"{question} Not on a terminal: rerun with --yes")
+        return False
+    console.err(f"{question} Type 'yes' to go on: ")
+    return sys.stdin.readline().strip().lower() == "yes"
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:

@@ -108,3 +108,22 @@ def test_after_kill_9_the_next_run_names_the_step_in_flight_and_finishes_safely(
         assert "start CLU1-B, stop CLU1-B, stop CLU1-A, start CLU1-A, start CLU1-B" in captured.out
         assert [n["state"] for n in sim.state()["clusters"][0]["nodes"]] == ["Up", "Up"]
         assert not sim.state()["clusters"][0]["stale_db"]
+
+
+def test_restore_puts_back_every_key_and_folder_the_repair_deleted(env, monkeypatch, capsys):
+    with simulate("kb252641-broken", auth="basic-http", time_scale=0.005) as sim:
+        monkeypatch.setenv(PASSWORD_ENV, sim.password)
+        inventory = _inventory(sim, env)
+        before = sim.state()["clusters"][0]
+        assert main(["apply", REPAIR, "-i", inventory, "--yes", "--format", "json"]) == 0
+        run = json.loads(capsys.readouterr().out)
+        assert sim.state()["clusters"][0]["nodes"][0]["registry"] != before["nodes"][0]["registry"]
+
+        assert main(["restore", run["run_id"], "--only", "Q:\\MSDTCLog", "--yes"]) == 0
+        assert "ok      CLU1-A: Q:\\MSDTCLog" in capsys.readouterr().out
+        assert main(["restore", run["run_id"], "--yes"]) == 0
+        after = sim.state()["clusters"][0]
+        for node_before, node_after in zip(before["nodes"], after["nodes"]):
+            assert node_after["registry"] == node_before["registry"]
+        assert after["shared_fs"] == before["shared_fs"]
+        assert main(["restore", "no-such-run", "--yes"]) == 4

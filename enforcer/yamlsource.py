@@ -76,10 +76,15 @@ def parse_yaml(raw: bytes, source: str, what: str) -> Any:
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         raise InputError(f"{what} is not UTF-8 text", f"{source}:{line}") from None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _control_character(exc, text, what, source) from None
     loader.source = source
     try:
         data = loader.get_single_data()
+    except yaml.reader.ReaderError as exc:
+        raise _control_character(exc, text, what, source) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -94,6 +99,11 @@ def parse_yaml(raw: bytes, source: str, what: str) -> Any:
     if data is None:
         raise InputError(f"{what} is empty", f"{source}:1")
     return data
+
+
+def _control_character(exc: yaml.reader.ReaderError, text: str, what: str, source: str) -> InputError:
+    line = text[:exc.position].count("\n") + 1
+    return InputError(f"{what} has a control character (#x{exc.character:04x}) YAML does not allow", f"{source}:{line}")
 
 
 def where(value: Any, fallback: str, key: str | None = None) -> str:

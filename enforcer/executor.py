@@ -120,12 +120,13 @@ def _apply(change: Change, session: _ClusterSession, observer: RunObserver) -> S
 
 def _apply_in_slot(change: Change, session: Session, observer: RunObserver) -> StepResult:
     observer.step_started(change)
-    start = time.monotonic()
+    start, started_at = time.monotonic(), time.time()
     try:
         data, note = _apply_once_or_settle(change, session)
-        result = StepResult(change, "changed", note, time.monotonic() - start, data)
+        result = StepResult(change, "changed", note, time.monotonic() - start, data, started_at)
     except EnforcerError as exc:
-        result = StepResult(change, "failed", str(exc), time.monotonic() - start)
+        result = StepResult(change, "failed", str(exc), time.monotonic() - start, getattr(exc, "data", {}),
+                            started_at)
     observer.step_finished(result)
     return result
 

@@ -146,6 +146,7 @@ class StepResult:
     message: str = ""
     duration_s: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None  # epoch seconds; None when the step was not reached
 
 
 @dataclass

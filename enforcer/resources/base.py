@@ -26,7 +26,14 @@ class PlanError(EnforcerError):
 
 
 class StepError(EnforcerError):
-    """A change was attempted and did not take effect; the message says what was seen instead."""
+    """A change was attempted and did not take effect; the message says what was seen instead.
+
+    `data` keeps what the step did record before it failed (a restart's timeline, say), for the report.
+    """
+
+    def __init__(self, message: str, data: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.data = data or {}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ left down silently; the result says where each node ended.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from .. import ordering
@@ -40,20 +41,34 @@ class ClusterRestart(Resource):
                                    "timeout_s": args["timeout_s"]})]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
+        """Returns (and on failure keeps) a timeline of every stop and start, for the report's swimlane."""
         timeout = change.params["timeout_s"]
         done: list[ordering.Step] = []
+        timeline: list[dict[str, Any]] = []
         for verb, node in (tuple(s) for s in change.params["sequence"]):
             if session.interrupted():
-                recovered = self._recover(session, done, timeout)
-                raise StepError(f"ordered restart interrupted before '{verb} {node}'; recovery: {recovered}")
+                recovered = self._recover(session, done, timeout, timeline)
+                raise StepError(f"ordered restart interrupted before '{verb} {node}'; recovery: {recovered}",
+                                {"timeline": timeline})
             session.progress(f"{verb} cluster service on {node}")
             try:
-                self._step(session, verb, node, timeout)
+                self._timed(timeline, verb, node, lambda: self._step(session, verb, node, timeout))
             except EnforcerError as exc:
-                recovered = self._recover(session, done, timeout)
-                raise StepError(f"ordered restart failed at '{verb} {node}': {exc}; recovery: {recovered}") from exc
+                recovered = self._recover(session, done, timeout, timeline)
+                raise StepError(f"ordered restart failed at '{verb} {node}': {exc}; recovery: {recovered}",
+                                {"timeline": timeline}) from exc
             done.append((verb, node))
-        return {"sequence": [f"{verb} {node}" for verb, node in done]}
+        return {"sequence": [f"{verb} {node}" for verb, node in done], "timeline": timeline}
+
+    @staticmethod
+    def _timed(timeline: list[dict[str, Any]], action: str, node: str, step: Any) -> None:
+        entry = {"node": node, "action": action, "start": time.time(), "end": None, "ok": False}
+        timeline.append(entry)
+        try:
+            step()
+            entry["ok"] = True
+        finally:
+            entry["end"] = time.time()
 
     def _step(self, session: Session, verb: str, node: str, timeout: int) -> None:
         """One step, waiting for the node's state; a lost answer is re-read and the step sent once more
@@ -80,7 +95,8 @@ class ClusterRestart(Resource):
         data = results_or_raise(node, session.call(node, [AgentOp("service.get", {"name": "ClusSvc"})]))
         return {"Running": "Up", "Stopped": "Down"}.get(data[0]["status"], data[0]["status"] or "unknown")
 
-    def _recover(self, session: Session, done: list[ordering.Step], timeout: int) -> str:
+    def _recover(self, session: Session, done: list[ordering.Step], timeout: int,
+                 timeline: list[dict[str, Any]]) -> str:
         steps = ordering.recovery_sequence(done)
         if not steps:
             return "no node was left stopped"
@@ -88,7 +104,7 @@ class ClusterRestart(Resource):
         for verb, node in steps:
             session.progress(f"recovery: {verb} cluster service on {node}")
             try:
-                self._step(session, verb, node, timeout)
+                self._timed(timeline, f"recovery {verb}", node, lambda: self._step(session, verb, node, timeout))
                 outcomes.append(f"{node} Up")
             except EnforcerError as exc:
                 outcomes.append(f"{node} NOT started ({exc})")

@@ -15,7 +15,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/enforcer demo
 
+# The HTML report is checked in a real headless Chromium (Debian's package).
+CHROMIUM := $(shell command -v chromium 2>/dev/null)
+
 test: $(STAMP)
+ifndef CHROMIUM
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+endif
 	$(BIN)/pytest
 
 bench: $(STAMP)

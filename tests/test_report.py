@@ -82,6 +82,7 @@ def test_run_json_steps(run: RunResult) -> None:
     clu1, clu2 = doc["clusters"]
     assert list(clu1) == ["name", "nodes", "error", "final_nodes", "backups", "warnings", "steps"]
     assert list(clu1["steps"][0]) == ["task", "type", "node", "via", "actions", "status", "message", "duration_s",
+                                      "started_at",
                                       "before", "after", "data"]
     assert [s["status"] for s in clu1["steps"]] == ["changed", "changed", "failed", "skipped"]
     assert clu1["steps"][0]["duration_s"] == 0.21 and clu1["steps"][0]["data"]["backup"]["bytes"] == 812

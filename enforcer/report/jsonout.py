@@ -36,8 +36,8 @@ def run_json(run: RunResult) -> dict[str, Any]:
 def _step(result: StepResult) -> dict[str, Any]:
     c = result.change
     return {"task": c.task, "type": c.type, "node": c.node, "via": c.via, "actions": c.actions,
-            "status": result.status, "message": result.message, "duration_s": round(result.duration_s, 3), "started_at": result.started_at,
-            "before": c.before, "after": c.after, "data": result.data}
+            "status": result.status, "message": result.message, "duration_s": round(result.duration_s, 3),
+            "started_at": result.started_at, "before": c.before, "after": c.after, "data": result.data}
 
 
 def recap(run: RunResult) -> dict[str, dict[str, int]]:

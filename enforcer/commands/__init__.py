@@ -1,0 +1,1 @@
+"""One module per family of commands; enforcer/cli.py wires them to the parser."""

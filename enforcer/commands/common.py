@@ -1,0 +1,91 @@
+"""What every command shares: exit codes, loading with credentials, asking the operator, interrupts."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import getpass
+import signal
+import sys
+import threading
+from typing import Any
+
+from .. import api
+from ..console import Console
+from ..errors import InputError
+from ..inventory import missing_passwords
+from ..model import Inventory, Plan
+
+EXIT_OK, EXIT_FAILED, EXIT_CHANGES, EXIT_UNREACHABLE, EXIT_INVALID, EXIT_LOCKED = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+
+
+
+def options(args: argparse.Namespace) -> api.Options:
+    return api.Options(args.playbook, args.inventory, args.extra_vars, args.limit, names(args.tags),
+                       names(args.skip_tags), args.forks)
+
+
+def names(values: list[str]) -> set[str]:
+    """`-t a,b -t c` is three tags, as in Ansible."""
+    return {name.strip() for value in values for name in value.split(",") if name.strip()}
+
+
+def load(args: argparse.Namespace, console: Console) -> api.Loaded:
+    loaded = api.load(options(args))
+    credentials(loaded.inventory, console)
+    return loaded
+
+
+def credentials(inventory: Inventory, console: Console) -> None:
+    """Passwords come from the environment or, on a terminal, a prompt; all are masked in output."""
+    missing = missing_passwords(inventory)
+    if missing and not sys.stdin.isatty():
+        listed = ", ".join(n.name for n in missing[:3]) + (" ..." if len(missing) > 3 else "")
+        raise InputError(f"no password for {listed}: ansible_password is empty; set the environment variable "
+                         f"it reads (e.g. ENFORCER_PASSWORD) or run on a terminal to be asked", inventory.source)
+    asked: dict[str, str] = {}
+    for node in missing:
+        user = node.connection.user
+        if user not in asked:
+            asked[user] = getpass.getpass(f"Password for {user}: ")
+        node.connection = dataclasses.replace(node.connection, password=asked[user])
+    for cluster in inventory.clusters:
+        for node in cluster.nodes:
+            console.redact.add(node.connection.password)
+    for warning in inventory.warnings:
+        console.err(f"WARNING: {warning}")
+
+
+def plan_code(plan: Plan, detailed: bool) -> int:
+    if plan.unreachable:
+        return EXIT_UNREACHABLE
+    if plan.failed:
+        return EXIT_FAILED
+    return EXIT_CHANGES if detailed and plan.changes else EXIT_OK
+
+
+def ask(question: str, console: Console) -> bool:
+    """Yes only from an operator at a terminal who types it."""
+    if not sys.stdin.isatty():
+        console.err(f"{question} Not on a terminal: rerun with --yes")
+        return False
+    console.err(f"{question} Type 'yes' to go on: ")
+    return sys.stdin.readline().strip().lower() == "yes"
+
+
+class interrupts:
+    """Ctrl-C or SIGTERM: finish the step under way, recover, report, then exit 130."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous[signum] = signal.signal(signum, lambda *_: self.stop.set())
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)

@@ -18,8 +18,9 @@ from typing import NoReturn, Sequence
 
 from .commands.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_LOCKED
 from .commands.inspect import cmd_facts, cmd_inventory, cmd_validate
-from .commands.records import cmd_restore
+from .commands.records import cmd_history, cmd_report, cmd_restore
 from .commands.run import cmd_apply, cmd_plan
+from .commands.schedule import cmd_schedule
 from .console import Console
 from .errors import EnforcerError, InputError
 from .locks import ClusterLocked
@@ -42,6 +43,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-t", "--tags", action="append", default=[], help="only tasks with these tags")
     parser.add_argument("--skip-tags", action="append", default=[], help="skip tasks with these tags")
     parser.add_argument("-f", "--forks", type=int, default=10, help="nodes worked on at once (default 10)")
+    parser.add_argument("--no-history", action="store_true", help="do not record this run in the history")
 
 
 def _verbosity(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +100,33 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--yes", action="store_true", help="restore without asking")
     _verbosity(restore)
     restore.set_defaults(run=cmd_restore)
+
+    schedule = commands.add_parser("schedule", help="enforce on a timer: monitor drift, or correct it")
+    _run_options(schedule)
+    schedule.add_argument("--every", metavar="DURATION", help="e.g. 15m, 1h, 30s")
+    schedule.add_argument("--cron", metavar="EXPR", help="a cron expression, e.g. '*/15 * * * *'")
+    schedule.add_argument("--mode", choices=("monitor", "enforce"), default="monitor",
+                          help="monitor: plan and record drift; enforce: apply it (inside enforce_window)")
+    schedule.add_argument("--splay", default="0s", metavar="DURATION", help="spread clusters over this much time")
+    schedule.add_argument("--max-runs", type=int, metavar="N", help="stop after N rounds")
+    schedule.add_argument("--metrics-file", metavar="PATH", help="a Prometheus textfile for node_exporter")
+    schedule.add_argument("--print-systemd", action="store_true", help="print a service and timer pair, and exit")
+    _verbosity(schedule)
+    schedule.set_defaults(run=cmd_schedule)
+
+    history = commands.add_parser("history", help="runs recorded in the history, oldest first")
+    history.add_argument("--cluster", metavar="C")
+    history.add_argument("--since", metavar="T", help="an ISO date/time, or a duration back from now: 24h, 7d")
+    history.add_argument("--format", choices=("text", "json"), default="text")
+    _verbosity(history)
+    history.set_defaults(run=cmd_history)
+
+    report = commands.add_parser("report", help="a saved plan or run as HTML, Markdown or JSON")
+    report.add_argument("run_id", metavar="RUN_ID")
+    report.add_argument("--format", choices=("html", "markdown", "json"), default="html")
+    report.add_argument("--out", metavar="FILE", help="write there instead of stdout")
+    _verbosity(report)
+    report.set_defaults(run=cmd_report)
 
     demo = commands.add_parser("demo", help="the whole story against a broken simulated cluster, in-process")
     _verbosity(demo)

@@ -34,7 +34,7 @@ CREATE INDEX IF NOT EXISTS runs_by_cluster ON runs (cluster, started);
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 class History:
@@ -43,7 +43,7 @@ class History:
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
-        self._redact = redact
+        self.redact = redact
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
@@ -52,7 +52,7 @@ class History:
         self._db.close()
 
     def _json(self, value: Any) -> str:
-        return self._redact(json.dumps(value, default=str))
+        return self.redact(json.dumps(value, default=str))
 
     def record_plan(self, run_id: str, plan: Plan, mode: str, started: str) -> None:
         """A plan (or a scheduled monitor run): drift found, nothing applied."""
@@ -79,12 +79,12 @@ class History:
         with self._lock, self._db:
             self._db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                              (run_id, cluster, plan.playbook, plan.inventory, mode, started, now(), outcome,
-                              pending, applied, self._redact(reason) if reason else None))
+                              pending, applied, self.redact(reason) if reason else None))
             self._db.execute("DELETE FROM steps WHERE run_id = ? AND cluster = ?", (run_id, cluster))
             self._db.executemany("INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
                 (run_id, cluster, seq, change.task, change.type, change.node or f"cluster via {change.via}",
                  ",".join(change.actions), self._json(change.before), self._json(change.after), duration, status,
-                 self._redact(message) if message else None)
+                 self.redact(message) if message else None)
                 for seq, (change, status, message, duration) in enumerate(steps)])
 
     def runs(self, cluster: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
@@ -94,7 +94,7 @@ class History:
         if since:
             query, args = query + " AND started >= ?", args + [since]
         with self._lock:
-            return [dict(r) for r in self._db.execute(query + " ORDER BY started, id", args)]
+            return [dict(r) for r in self._db.execute(query + " ORDER BY started, rowid", args)]
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -82,7 +82,7 @@ def test_every_verbosity_shows_more_and_never_the_password(live, capsys):
     text = captured.out + captured.err
     assert "enforcer.ops: CLU1-A: registry.export, registry.remove, registry.get" in text  # -vv
     assert "enforcer.wire: CLU1-A POST http://" in text  # -vvv
-    saved = "".join(p.read_text() for p in (tmp_path / "state").rglob("*") if p.is_file())
+    saved = "".join(p.read_bytes().decode("utf-8", "replace") for p in (tmp_path / "state").rglob("*") if p.is_file())
     import base64
     for form in (PASSWORD, base64.b64encode(PASSWORD.encode()).decode(),
                  base64.b64encode(PASSWORD.encode("utf-16-le")).decode()):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from ..console import Console
+from ..errors import InputError
+from ..history import History, parse_since
 from ..inventory import load_inventory
 from ..locks import ClusterLocks
+from ..report.html import render_html
 from ..restore import load_backups, restore
 from ..runs import state_dir
 from ..transport.pool import Connections
@@ -29,3 +33,39 @@ def cmd_restore(args: argparse.Namespace, console: Console, connections_factory:
         console.out(f"{'ok     ' if result.ok else 'FAILED '} {result.backup['node']}: {result.backup['path']}: "
                     f"{result.message}")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
+def cmd_history(args: argparse.Namespace, console: Console) -> int:
+    rows = History(state_dir() / "history.db", console.redact).runs(args.cluster, parse_since(args.since)
+                                                                      if args.since else None)
+    if args.format == "json":
+        console.out(json.dumps(rows, indent=2))
+        return EXIT_OK
+    header = f"{'RUN':<25} {'CLUSTER':<10} {'MODE':<8} {'STARTED':<26} {'OUTCOME':<12} {'PENDING':>7} {'APPLIED':>7}"
+    lines = [header] + [f"{r['id']:<25} {r['cluster']:<10} {r['mode']:<8} {r['started']:<26} {r['outcome']:<12} "
+                        f"{r['changes_pending']:>7} {r['changes_applied']:>7}" + (f"  {r['reason']}" if r['reason']
+                                                                                     else "") for r in rows]
+    console.out("\n".join(lines) if rows else "no runs recorded" + (f" for {args.cluster}" if args.cluster else ""))
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    """A saved plan or run, as JSON or Markdown (as saved) or as one self-contained HTML file."""
+    folder = state_dir() / "runs" / args.run_id
+    if not (folder / "plan.json").is_file():
+        raise InputError(f"no run {args.run_id!r} in {state_dir() / 'runs'}")
+    kind = "run" if (folder / "run.json").is_file() else "plan"
+    if args.format == "html":
+        plan_doc = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+        run_doc = json.loads((folder / "run.json").read_text(encoding="utf-8")) if kind == "run" else None
+        history = History(state_dir() / "history.db", console.redact)
+        rendered = render_html(plan_doc, run_doc, {c["name"]: history.runs(c["name"]) for c in plan_doc["clusters"]})
+    else:
+        rendered = (folder / f"{kind}.{'json' if args.format == 'json' else 'md'}").read_text(encoding="utf-8")
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(console.redact(rendered))
+        console.err(f"{kind} report written to {args.out}")
+    else:
+        console.out(rendered)
+    return EXIT_OK

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import api
 from ..console import Console
+from ..history import History, now
 from ..locks import ClusterLocks
 from ..model import Plan, RunResult, StepResult
 from ..report import plan_json, plan_markdown, plan_text, recap_text, run_json, step_line
@@ -23,12 +24,19 @@ def _plan(loaded: api.Loaded, console: Console, connections: Connections, run_id
     return api.plan(loaded, connections, run_id)
 
 
+def _history(args: argparse.Namespace, console: Console) -> History | None:
+    return None if args.no_history else History(state_dir() / "history.db", console.redact)
+
+
 def cmd_plan(args: argparse.Namespace, console: Console, connections_factory: Any = Connections) -> int:
     loaded = load(args, console)
-    run_id = api.new_run_id()
+    run_id, started = api.new_run_id(), now()
     with connections_factory(loaded.inventory) as connections:
         plan = _plan(loaded, console, connections, run_id)
     save_plan(run_id, plan, console.redact)
+    history = _history(args, console)
+    if history:
+        history.record_plan(run_id, plan, "plan", started)
     rendered = {"text": lambda: plan_text(plan, console.verbosity),
                 "json": lambda: json.dumps(plan_json(plan), indent=2, default=str),
                 "markdown": lambda: plan_markdown(plan)}[args.format]()
@@ -64,7 +72,8 @@ def cmd_apply(args: argparse.Namespace, console: Console, connections_factory: A
         args.format, args.out, args.detailed_exitcode = "text", None, False
         return cmd_plan(args, console, connections_factory)
     loaded = load(args, console)
-    run_id = api.new_run_id()
+    run_id, started = api.new_run_id(), now()
+    history = _history(args, console)
     with ClusterLocks(state_dir() / "locks", [c.name for c in loaded.clusters], run_id) as locks, \
             connections_factory(loaded.inventory) as connections:
         for cluster, previous in locks.interrupted_runs():
@@ -74,15 +83,17 @@ def cmd_apply(args: argparse.Namespace, console: Console, connections_factory: A
         plan = _plan(loaded, console, connections, run_id)
         save_plan(run_id, plan, console.redact)
         (console.err if args.format == "json" else console.out)(plan_text(plan, console.verbosity))
-        if not plan.changes:
-            return plan_code(plan, False)
-        refusal = _confirm(args, plan, console)
+        refusal = _confirm(args, plan, console) if plan.changes else plan_code(plan, False)
         if refusal is not None:
+            if history:
+                history.record_plan(run_id, plan, "apply", started)
             return refusal
         stop = threading.Event()
         with interrupts(stop):
             run = api.apply(plan, connections, run_id, loaded.forks, _LiveProgress(console, locks), stop)
     paths = save_run(run, console.redact)
+    if history:
+        history.record_run(run, "apply", started)
     if args.format == "json":
         console.out(json.dumps(run_json(run), indent=2, default=str))
     else:

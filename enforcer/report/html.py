@@ -40,7 +40,9 @@ def render_html(plan_doc: dict[str, Any], run_doc: dict[str, Any] | None,
     summary = dict(plan_doc.get("summary", {}))
     counts = [("changes planned", summary.get("changes", 0))]
     if run_doc is not None:
-        counts += [(f"changes {s}", sum(x["status"] == s for x in steps)) for s in ("changed", "failed", "skipped")]
+        counts += [(label, sum(x["status"] == s for x in steps))
+                   for label, s in (("changes applied", "changed"), ("changes failed", "failed"),
+                                    ("changes not reached", "skipped"))]
         counts += [("backups taken", sum(len(c.get("backups", [])) for c in runs.values()))]
     counts += [("destructive", summary.get("destructive", 0)), ("backups planned", summary.get("backups", 0)),
                ("tasks already ok", summary.get("ok", 0)), ("tasks skipped", summary.get("skipped", 0))]
@@ -97,27 +99,32 @@ def _cluster(cp: dict[str, Any], cr: dict[str, Any] | None, is_run: bool,
     groups: dict[str, list[dict[str, Any]]] = {}
     lanes, orders = [], []
     for n, (change, step) in enumerate(pairs, 1):
-        groups.setdefault(_where(change), []).append({
-            "n": n, "task": change.get("task", ""), "type": change.get("type", ""),
-            "action": f"{symbol(change.get('actions', []))} {', '.join(change.get('actions', []))}",
-            "before": compact(change.get("before")), "after": compact(change.get("after")),
-            "destructive": change.get("destructive"), "backups": [_basename(b) for b in change.get("backups", [])],
-            "status": step["status"] if step else None, "message": (step or {}).get("message") or "",
-            "duration": f"{step['duration_s']:.2f} s" if step and step["status"] != "skipped" else ""})
+        groups.setdefault(_where(change), []).append(_row(n, change, step))
         timeline = ((step or {}).get("data") or {}).get("timeline")
         if change.get("type") == "cluster_restart":
-            lanes.append({"task": change.get("task", ""), **(_timeline_lane(timeline, nodes) if timeline
-                                                              else _planned_lane(change.get("order", []), nodes))})
+            lane = _timeline_lane(timeline, nodes) if timeline else _planned_lane(change.get("order", []), nodes)
+            lanes.append({"task": change.get("task", ""), **lane})
         elif change.get("order"):
             orders.append({"task": change.get("task", ""), "items": change["order"]})
     backups = (cr or {}).get("backups", []) if is_run else [
-        {"node": _where(c), "kind": c.get("type"), "path": "", "file": b} for c in planned for b in c.get("backups", [])]
+        {"node": _where(c), "kind": c.get("type"), "task": c.get("task"), "file": b}
+        for c in planned for b in c.get("backups", [])]
     failed = [(_where(c), c.get("task", ""), s.get("message", "")) for c, s in pairs if s and s["status"] == "failed"]
-    return {"name": cp["name"], "nodes": nodes, "groups": list(groups.items()), "rows": len(pairs),
+    return {"name": cp["name"], "nodes": nodes, "groups": list(groups.items()),
             "error": (cr or {}).get("error") or cp.get("error"), "failed": failed,
             "warnings": (cr or {}).get("warnings", []), "final_nodes": (cr or {}).get("final_nodes", {}),
             "outcomes": cp.get("outcomes", []), "backups": backups, "swimlanes": lanes, "orders": orders,
             "drift": _drift(history) if history else None}
+
+
+def _row(n: int, change: dict[str, Any], step: dict[str, Any] | None) -> dict[str, Any]:
+    actions = change.get("actions", [])
+    return {"n": n, "task": change.get("task", ""), "type": change.get("type", ""),
+            "action": f"{symbol(actions)} {', '.join(actions)}",
+            "before": compact(change.get("before")), "after": compact(change.get("after")),
+            "destructive": change.get("destructive"), "backups": [_basename(b) for b in change.get("backups", [])],
+            "status": step["status"] if step else None, "message": (step or {}).get("message") or "",
+            "duration": f"{step['duration_s']:.2f} s" if step and step["status"] != "skipped" else ""}
 
 
 def _basename(path: str) -> str:
@@ -126,7 +133,7 @@ def _basename(path: str) -> str:
 
 def _lanes(nodes: list[str], extra: list[str]) -> tuple[list[dict[str, Any]], dict[str, float]]:
     names = list(nodes) + [n for n in dict.fromkeys(extra) if n not in nodes]
-    lanes = [{"node": n, "y": i * LANE_H, "text_y": i * LANE_H + LANE_H / 2 + 4, "bars": []}
+    lanes = [{"node": n, "y": i * LANE_H, "h": LANE_H, "text_y": i * LANE_H + LANE_H / 2 + 4, "bars": []}
              for i, n in enumerate(names)]
     return lanes, {lane["node"]: lane["y"] for lane in lanes}
 
@@ -188,8 +195,10 @@ def _drift(rows: list[dict[str, Any]]) -> dict[str, Any]:
     left, right, bottom = DRIFT_L, WIDTH - PAD_R, DRIFT_H - DRIFT_B
     span = times[-1] - times[0]
     # Runs in the same second (or a single run) would pile up: spread them evenly instead.
-    xs = ([left + (t - times[0]) / span * (right - left) for t in times] if span > 0 else
-          [left + (i + 0.5) * (right - left) / len(rows) for i in range(len(rows))])
+    first, last = left + 60, right - 60  # room for the first and last date labels
+    xs = ([first + (t - times[0]) / span * (last - first) for t in times] if span > 0 else
+          [first + (i + 0.5) * (last - first) / len(rows) for i in range(len(rows))])
+    bar_w = max(4.0, min(28.0, (last - first) / len(rows) * 0.5))
     top_value = max([r["changes_pending"] for r in rows] + [r["changes_applied"] for r in rows] + [1])
     y_step = max(1, math.ceil(top_value / 5))
     y_max = math.ceil(top_value / y_step) * y_step
@@ -197,13 +206,16 @@ def _drift(rows: list[dict[str, Any]]) -> dict[str, Any]:
     def y(value: float) -> float:
         return bottom - value / y_max * (bottom - DRIFT_T)
 
-    points = [{"x": x, "pending_y": y(r["changes_pending"]), "applied_y": y(r["changes_applied"]),
-               "outcome": r["outcome"], "row": r, "title": f"{r['started']} · {r['mode']} · {r['outcome']} · "
-               f"{r['changes_pending']} pending, {r['changes_applied']} applied"} for x, r in zip(xs, rows)]
-    labels = sorted({0, len(rows) // 2, len(rows) - 1})
+    points = [{"x": x, "bar_x": x - bar_w / 2, "bar_w": bar_w, "pending_y": y(r["changes_pending"]),
+               "applied_y": y(r["changes_applied"]), "outcome": r["outcome"], "row": r,
+               "title": f"{r['started']} · {r['mode']} · {r['outcome']} · "
+                        f"{r['changes_pending']} pending, {r['changes_applied']} applied"} for x, r in zip(xs, rows)]
+    labels: list[int] = []
+    for i in (0, len(rows) - 1, len(rows) // 2):  # first and last first; no label over another
+        if all(abs(xs[i] - xs[j]) > 110 for j in labels):
+            labels.append(i)
     return {"points": points, "width": WIDTH, "height": DRIFT_H, "left": left, "right": right, "top": DRIFT_T,
             "bottom": bottom, "rows": rows[-10:],
-            "pending": " ".join(f"{p['x']:.1f},{p['pending_y']:.1f}" for p in points),
             "applied": " ".join(f"{p['x']:.1f},{p['applied_y']:.1f}" for p in points),
             "y_ticks": [{"y": y(v), "label": v} for v in range(0, y_max + 1, y_step)],
             "x_ticks": [{"x": xs[i], "label": rows[i]["started"][:16].replace("T", " ")} for i in labels]}

@@ -1,0 +1,212 @@
+"""Scheduled enforcement: catch drift on a timer and, where allowed, correct it.
+
+Each round reloads the playbook and inventory (so edits take effect), then
+runs every cluster on its own, spread over the splay, under its lock:
+`monitor` plans and records the drift; `enforce` applies when there is drift
+and the cluster is inside its maintenance window (`enforce_window`), and
+only monitors outside it. A cluster an operator or the cluster itself is
+busy with — a Paused node, a node not Up, a group moving — is skipped with
+the reason recorded. SIGTERM ends the loop between runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import threading
+import zlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from croniter import croniter
+
+from . import api
+from .errors import EnforcerError, InputError
+from .executor import RunObserver
+from .history import History, now
+from .locks import ClusterLocked, ClusterLocks
+from .metrics import Metrics
+from .model import Cluster, Plan
+from .resources.base import State
+from .runs import save_plan, save_run, state_dir
+from .transport.pool import Connections
+
+_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WINDOW = re.compile(r"^(?:(daily)|(\w{3})(?:-(\w{3}))?)\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$", re.I)
+_MOVING = ("Pending", "OnlinePending", "OfflinePending")
+
+
+@dataclass
+class Cadence:
+    """When rounds start: every N seconds, or on a cron expression."""
+
+    every_s: float | None = None
+    cron: str | None = None
+
+    def next_after(self, moment: dt.datetime) -> dt.datetime:
+        if self.cron:
+            return croniter(self.cron, moment).get_next(dt.datetime)
+        return moment + dt.timedelta(seconds=self.every_s or 0)
+
+
+def parse_duration(text: str, what: str) -> float:
+    """`15m`, `90s`, `1h`, `0.5s` or a plain number of seconds."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?", text.strip())
+    if not match:
+        raise InputError(f"{what} {text!r}: expected a duration like 30s, 15m or 1h")
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}[match.group(2)]
+    return float(match.group(1)) * scale
+
+
+def parse_cron(text: str) -> str:
+    if not croniter.is_valid(text):
+        raise InputError(f"--cron {text!r}: expected a cron expression such as '*/15 * * * *'")
+    return text
+
+
+def in_window(spec: str | None, moment: dt.datetime, where: str) -> bool:
+    """`Sat 02:00-04:00`, `Mon-Fri 22:00-06:00` (past midnight), `daily 01:00-02:00`; several, comma-separated.
+
+    No window means enforcing is always allowed. Times are the scheduler host's local time.
+    """
+    if not spec:
+        return True
+    for part in str(spec).split(","):
+        match = _WINDOW.match(part.strip())
+        if not match:
+            raise InputError(f"enforce_window {part.strip()!r}: expected e.g. 'Sat 02:00-04:00' or "
+                             f"'daily 01:00-03:00'", where)
+        daily, first, last, h1, m1, h2, m2 = match.groups()
+        days = _day_range(first, last, where) if not daily else set(range(7))
+        start, end = int(h1) * 60 + int(m1), int(h2) * 60 + int(m2)
+        minute = moment.hour * 60 + moment.minute
+        if start <= end and moment.weekday() in days and start <= minute < end:
+            return True
+        if start > end and ((moment.weekday() in days and minute >= start) or
+                            ((moment.weekday() - 1) % 7 in days and minute < end)):
+            return True
+    return False
+
+
+def _day_range(first: str, last: str | None, where: str) -> set[int]:
+    try:
+        a, b = _DAYS.index(first.lower()), _DAYS.index((last or first).lower())
+    except ValueError:
+        raise InputError(f"enforce_window: unknown day in {first}{'-' + last if last else ''}", where) from None
+    return {(a + i) % 7 for i in range(((b - a) % 7) + 1)}
+
+
+def busy_reason(plan: Plan, cluster: Cluster) -> str | None:
+    """Why this cluster must be left alone now, or None: never fight an operator or the cluster itself."""
+    planned = next(c for c in plan.clusters if c.cluster == cluster.name)
+    if not planned.facts:
+        return None
+    state = State(cluster.name, cluster.node_names, planned.facts)
+    for node in cluster.node_names:
+        if state.node_states.get(node, "unknown") != "Up":
+            return f"node {node} is {state.node_states.get(node, 'unknown')}"
+    moving = [g for g, group in state.groups.items() if group["state"] in _MOVING]
+    return f"group {moving[0]} is moving ({state.groups[moving[0]]['state']})" if moving else None
+
+
+@dataclass
+class Schedule:
+    options: api.Options
+    cadence: Cadence
+    mode: str = "monitor"
+    splay_s: float = 0.0
+    max_runs: int | None = None
+    metrics_file: str | None = None
+
+
+class Scheduler:
+    def __init__(self, schedule: Schedule, history: History, log: Callable[[str], None],
+                 stop: threading.Event, connections_factory: Any = Connections,
+                 observer: RunObserver | None = None) -> None:
+        self.schedule = schedule
+        self.history = history
+        self.log = log
+        self.stop = stop
+        self.connections_factory = connections_factory
+        self.observer = observer
+        self.metrics = Metrics(schedule.metrics_file) if schedule.metrics_file else None
+
+    def run(self) -> int:
+        rounds, due = 0, dt.datetime.now().astimezone()
+        while not self.stop.is_set() and (self.schedule.max_runs is None or rounds < self.schedule.max_runs):
+            if self.stop.wait(max(0.0, (due - dt.datetime.now().astimezone()).total_seconds())):
+                break
+            self.run_round()
+            rounds += 1
+            due = self.schedule.cadence.next_after(max(due, dt.datetime.now().astimezone()))
+        self.log(f"schedule: stopped after {rounds} round(s)")
+        return 0
+
+    def run_round(self) -> None:
+        try:
+            loaded = api.load(self.schedule.options)
+        except InputError as exc:  # an edit broke the playbook: say so, keep the schedule alive
+            self.log(f"schedule: this round is skipped: {exc}")
+            return
+        start = dt.datetime.now().astimezone()
+        for cluster in sorted(loaded.clusters, key=lambda c: self._offset(c.name)):
+            wait = (start + dt.timedelta(seconds=self._offset(cluster.name)) - dt.datetime.now().astimezone())
+            if self.stop.wait(max(0.0, wait.total_seconds())):
+                return
+            self._run_cluster(loaded, cluster)
+
+    def _offset(self, cluster: str) -> float:
+        """Each cluster's fixed place in the splay: spread, and the same every round."""
+        return (zlib.crc32(cluster.encode()) % 1000) / 1000 * self.schedule.splay_s
+
+    def _run_cluster(self, loaded: api.Loaded, cluster: Cluster) -> None:
+        run_id, started = api.new_run_id(), now()
+        only = dataclasses.replace(loaded, clusters=[cluster], fact_requests={
+            n: loaded.fact_requests[n] for n in cluster.node_names})
+        try:
+            with ClusterLocks(state_dir() / "locks", [cluster.name], run_id), \
+                    self.connections_factory(loaded.inventory) as connections:
+                self._plan_and_maybe_apply(only, cluster, run_id, started, connections)
+        except ClusterLocked as exc:
+            self._skip(run_id, loaded, cluster, str(exc))
+        except EnforcerError as exc:
+            self._skip(run_id, loaded, cluster, f"error: {exc}")
+
+    def _plan_and_maybe_apply(self, loaded: api.Loaded, cluster: Cluster, run_id: str, started: str,
+                              connections: Connections) -> None:
+        plan = api.plan(loaded, connections, run_id)
+        reason = busy_reason(plan, cluster)
+        if reason:
+            self._skip(run_id, loaded, cluster, reason)
+            return
+        save_plan(run_id, plan, self.history.redact)
+        window = cluster.vars.get("enforce_window") or next(
+            (p.vars.get("enforce_window") for p in loaded.playbook.plays if p.vars.get("enforce_window")), None)
+        enforce = self.schedule.mode == "enforce" and in_window(window, dt.datetime.now(), cluster.name)
+        if not (enforce and plan.changes and not plan.failed):
+            mode = "enforce" if enforce else "monitor"
+            self.history.record_plan(run_id, plan, mode, started)
+            self.log(f"{cluster.name}: {mode}: {len(plan.changes)} change(s) pending"
+                     + ("" if enforce or self.schedule.mode == "monitor" else " (outside enforce_window)"))
+            self._metrics(cluster.name, run_id)
+            return
+        run = api.apply(plan, connections, run_id, loaded.forks, self.observer, self.stop)
+        save_run(run, self.history.redact)
+        self.history.record_run(run, "enforce", started)
+        applied = sum(1 for s in run.clusters[0].steps if s.status == "changed")
+        self.log(f"{cluster.name}: enforce: {applied} change(s) applied" +
+                 (f"; FAILED: {run.clusters[0].error}" if run.clusters[0].error else ""))
+        self._metrics(cluster.name, run_id)
+
+    def _skip(self, run_id: str, loaded: api.Loaded, cluster: Cluster, reason: str) -> None:
+        self.history.record_skip(run_id, cluster.name, loaded.playbook.source, loaded.inventory.source,
+                                 self.schedule.mode, reason)
+        self.log(f"{cluster.name}: skipped: {reason}")
+        self._metrics(cluster.name, run_id)
+
+    def _metrics(self, cluster: str, run_id: str) -> None:
+        if self.metrics:
+            rows = [r for r in self.history.runs(cluster) if r["id"] == run_id]
+            if rows:
+                self.metrics.update(rows[0])

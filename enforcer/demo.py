@@ -53,9 +53,14 @@ shared disk are leftovers, the MSDTC group is Failed, and event 7024
             console.out(f"(exit code {codes[-1]})")
         restarts = [f"{r['to'].lower().replace('running', 'start').replace('stopped', 'stop')} {r['node']}"
                     for r in sim.journal.records("change") if r["object"] == "service:ClusSvc"]
+    applied = max((p.parent for p in (state_dir() / "runs").glob("*/run.json")), key=lambda p: p.stat().st_mtime)
+    html = folder / "report.html"
+    report = build_parser().parse_args(["report", applied.name, "--format", "html", "--out", str(html)])
+    codes.append(report.run(report, console))
     console.out(f"""
 The simulator's own journal of the cluster service: {', '.join(restarts)}.
-Reports of every run:  {state_dir() / 'runs'}
+HTML report of the repair (restart swimlane, backups, drift): {html}
+Reports of every run:  {state_dir() / 'runs'}  (enforcer report RUN_ID, enforcer history)
 The simulator journal: {journal}
 Done in {time.monotonic() - started:.1f} s.""")
-    return 0 if codes == [2, 0, 0] else 1
+    return 0 if codes == [2, 0, 0, 0] else 1

@@ -8,29 +8,15 @@ from pathlib import Path
 import pytest
 
 from enforcer.cli import main
-from enforcer.simulator import PASSWORD_ENV, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 REPAIR = str(ROOT / "playbooks" / "msdtc_cluster_repair.yml")
 
 
 @pytest.fixture
-def start(tmp_path, monkeypatch):
-    monkeypatch.setenv("ENFORCER_STATE_DIR", str(tmp_path / "state"))
-    sims = []
-
-    def _start(scenario: str, faults: list[str], **inventory_vars):
-        sim = simulate(scenario, auth="basic-http", time_scale=0.005, faults=faults)
-        running = sim.__enter__()
-        sims.append(sim)
-        inventory = tmp_path / "inventory.yml"
-        running.write_inventory(str(inventory), **inventory_vars)
-        monkeypatch.setenv(PASSWORD_ENV, running.password)
-        return running, str(inventory)
-
-    yield _start
-    for sim in sims:
-        sim.__exit__(None, None, None)
+def start(cli_sim):
+    return lambda scenario, faults, **inventory_vars: cli_sim(scenario, inventory_vars=inventory_vars,
+                                                             auth="basic-http", faults=faults)
 
 
 TASK_OPS = [("KB step 1", "cluster.group.remove"), ("KB step 2", "registry.remove"), ("KB step 3", "path.remove"),

@@ -41,7 +41,7 @@ def test_inventory_shows_clusters_ordered_nodes_and_endpoints_without_the_passwo
     sim, inventory, _ = live
     assert main(["inventory", "-i", inventory]) == 0
     out = capsys.readouterr().out
-    assert "cluster CLU1" in out and f"A  CLU1-A" in out and f"B  CLU1-B" in out
+    assert "cluster CLU1" in out and "A  CLU1-A" in out and "B  CLU1-B" in out
     assert sim.endpoints[0].url in out and "password=set" in out and PASSWORD not in out
     assert main(["inventory", "-i", inventory, "--format", "json"]) == 0
     view = json.loads(capsys.readouterr().out)

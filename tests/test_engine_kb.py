@@ -5,35 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from enforcer.cli import main
-from enforcer.simulator import PASSWORD_ENV, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 REPAIR = str(ROOT / "playbooks" / "msdtc_cluster_repair.yml")
 RESTART = str(ROOT / "playbooks" / "cluster_ordered_restart.yml")
 AUDIT = str(ROOT / "playbooks" / "msdtc_audit.yml")
-
-
-@pytest.fixture
-def cluster(tmp_path, monkeypatch):
-    """Start a simulation and point enforcer at it the way a user would: inventory + password in the env."""
-    monkeypatch.setenv("ENFORCER_STATE_DIR", str(tmp_path / "state"))
-    started = []
-
-    def start(scenario: str, **options):
-        sim = simulate(scenario, time_scale=0.005, **options)
-        running = sim.__enter__()
-        started.append(sim)
-        inventory = tmp_path / "inventory.yml"
-        running.write_inventory(str(inventory))
-        monkeypatch.setenv(PASSWORD_ENV, running.password)
-        return running, str(inventory)
-
-    yield start
-    for sim in started:
-        sim.__exit__(None, None, None)
 
 
 def changes(sim) -> list[dict]:
@@ -44,8 +22,8 @@ def ops(sim) -> list[dict]:
     return sim.journal.records("op")
 
 
-def test_kb252641_broken_is_repaired_in_order_and_stays_repaired(cluster, capsys):
-    sim, inventory = cluster("kb252641-broken", auth="ntlm")
+def test_kb252641_broken_is_repaired_in_order_and_stays_repaired(cli_sim, capsys):
+    sim, inventory = cli_sim("kb252641-broken", auth="ntlm")
 
     assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode", "--format", "json"]) == 2
     plan = json.loads(capsys.readouterr().out)
@@ -73,16 +51,16 @@ def test_kb252641_broken_is_repaired_in_order_and_stays_repaired(cluster, capsys
     assert len(changes(sim)) == before, "a second apply changes nothing"
 
 
-def test_healthy_plan_is_one_facts_call_per_node_and_nothing_else(cluster, capsys):
-    sim, inventory = cluster("healthy", auth="basic-https")
+def test_healthy_plan_is_one_facts_call_per_node_and_nothing_else(cli_sim, capsys):
+    sim, inventory = cli_sim("healthy", auth="basic-https")
     assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode"]) == 0
     assert [(r["node"], r["op"]) for r in ops(sim)] in ([("CLU1-A", "facts"), ("CLU1-B", "facts")],
                                                         [("CLU1-B", "facts"), ("CLU1-A", "facts")])
     assert not changes(sim)
 
 
-def test_sql_installed_refuses_with_kb_step_8_and_changes_nothing(cluster, capsys):
-    sim, inventory = cluster("sql-installed", auth="ntlm")
+def test_sql_installed_refuses_with_kb_step_8_and_changes_nothing(cli_sim, capsys):
+    sim, inventory = cli_sim("sql-installed", auth="ntlm")
     assert main(["apply", REPAIR, "-i", inventory, "--yes"]) == 1
     out = capsys.readouterr().out
     assert "KB Q252641 step 8" in out and "SQL Server is installed on CLU1-A, CLU1-B" in out
@@ -90,13 +68,13 @@ def test_sql_installed_refuses_with_kb_step_8_and_changes_nothing(cluster, capsy
     assert {r["op"] for r in ops(sim)} == {"facts"}
 
 
-def test_sql_installed_goes_ahead_when_the_operator_allows_it(cluster, capsys):
-    sim, inventory = cluster("sql-installed", auth="basic-http")
+def test_sql_installed_goes_ahead_when_the_operator_allows_it(cli_sim, capsys):
+    sim, inventory = cli_sim("sql-installed", auth="basic-http")
     assert main(["plan", REPAIR, "-i", inventory, "-e", "allow_sql_server=true", "--detailed-exitcode"]) == 2
 
 
-def test_three_nodes_restart_stops_c_b_a_and_starts_a_b_c(cluster, capsys):
-    sim, inventory = cluster("healthy", nodes=3, auth="basic-http")
+def test_three_nodes_restart_stops_c_b_a_and_starts_a_b_c(cli_sim, capsys):
+    sim, inventory = cli_sim("healthy", nodes=3, auth="basic-http")
     assert main(["apply", RESTART, "-i", inventory, "--yes"]) == 0
     restarts = [(r["node"][-1], r["to"]) for r in changes(sim) if r["object"] == "service:ClusSvc"]
     assert restarts == [("C", "Stopped"), ("B", "Stopped"), ("A", "Stopped"),
@@ -104,8 +82,8 @@ def test_three_nodes_restart_stops_c_b_a_and_starts_a_b_c(cluster, capsys):
     assert not sim.state()["clusters"][0]["stale_db"]
 
 
-def test_audit_names_the_drift_and_changes_nothing(cluster, capsys):
-    sim, inventory = cluster("kb252641-broken", auth="basic-http")
+def test_audit_names_the_drift_and_changes_nothing(cli_sim, capsys):
+    sim, inventory = cli_sim("kb252641-broken", auth="basic-http")
     assert main(["plan", AUDIT, "-i", inventory]) == 1
     out = capsys.readouterr().out
     assert "DTC version drift on CLU1-A, CLU1-B" in out and "stale MSDTC registry keys" in out
@@ -113,8 +91,8 @@ def test_audit_names_the_drift_and_changes_nothing(cluster, capsys):
     assert not changes(sim)
 
 
-def test_drift_introduced_between_runs_is_found_and_only_it_is_corrected(cluster, capsys):
-    sim, inventory = cluster("healthy", auth="basic-http")
+def test_drift_introduced_between_runs_is_found_and_only_it_is_corrected(cli_sim, capsys):
+    sim, inventory = cli_sim("healthy", auth="basic-http")
     sim.drift({"action": "service.set", "node": "CLU1-B", "name": "MSDTC", "status": "Stopped"})
     assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode", "--format", "json"]) == 2
     plan = json.loads(capsys.readouterr().out)

@@ -19,29 +19,16 @@ from enforcer import api
 from enforcer.cli import main
 from enforcer.history import History
 from enforcer.schedule import Cadence, Schedule, Scheduler, in_window
-from enforcer.simulator import PASSWORD_ENV, simulate
+from enforcer.simulator import PASSWORD_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 REPAIR = str(ROOT / "playbooks" / "msdtc_cluster_repair.yml")
 
 
 @pytest.fixture
-def start(tmp_path, monkeypatch):
-    monkeypatch.setenv("ENFORCER_STATE_DIR", str(tmp_path / "state"))
-    sims = []
-
-    def _start(scenario: str, **inventory_vars):
-        sim = simulate(scenario, auth="basic-http", time_scale=0.005, control_port=0)
-        running = sim.__enter__()
-        sims.append(sim)
-        inventory = tmp_path / "inventory.yml"
-        running.write_inventory(str(inventory), **inventory_vars)
-        monkeypatch.setenv(PASSWORD_ENV, running.password)
-        return running, str(inventory)
-
-    yield _start
-    for sim in sims:
-        sim.__exit__(None, None, None)
+def start(cli_sim):
+    return lambda scenario, **inventory_vars: cli_sim(scenario, inventory_vars=inventory_vars, auth="basic-http",
+                                                      control_port=0)
 
 
 def _rows(tmp_path: Path) -> list[dict]:

@@ -65,6 +65,16 @@ def plan_code(plan: Plan, detailed: bool) -> int:
     return EXIT_CHANGES if detailed and plan.changes else EXIT_OK
 
 
+def emit(text: str, out: str | None, console: Console, what: str) -> None:
+    """To --out FILE when given (redacted like everything else), else to stdout."""
+    if out:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(console.redact(text))
+        console.err(f"{what} written to {out}")
+    else:
+        console.out(text)
+
+
 def ask(question: str, console: Console) -> bool:
     """Yes only from an operator at a terminal who types it."""
     if not sys.stdin.isatty():

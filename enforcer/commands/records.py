@@ -15,7 +15,7 @@ from ..report.html import render_html
 from ..restore import load_backups, restore
 from ..runs import state_dir
 from ..transport.pool import Connections
-from .common import EXIT_FAILED, EXIT_OK, ask, credentials
+from .common import EXIT_FAILED, EXIT_OK, ask, credentials, emit
 
 
 def cmd_restore(args: argparse.Namespace, console: Console, connections_factory: Any = Connections) -> int:
@@ -62,10 +62,5 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         rendered = render_html(plan_doc, run_doc, {c["name"]: history.runs(c["name"]) for c in plan_doc["clusters"]})
     else:
         rendered = (folder / f"{kind}.{'json' if args.format == 'json' else 'md'}").read_text(encoding="utf-8")
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(console.redact(rendered))
-        console.err(f"{kind} report written to {args.out}")
-    else:
-        console.out(rendered)
+    emit(rendered, args.out, console, f"{kind} report")
     return EXIT_OK

@@ -16,7 +16,7 @@ from ..model import Plan, RunResult, StepResult
 from ..report import plan_json, plan_markdown, plan_text, recap_text, run_json, step_line
 from ..runs import save_plan, save_run, state_dir
 from ..transport.pool import Connections
-from .common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, ask, interrupts, load, plan_code)
+from .common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, ask, emit, interrupts, load, plan_code)
 
 
 def _plan(loaded: api.Loaded, console: Console, connections: Connections, run_id: str) -> Plan:
@@ -40,12 +40,7 @@ def cmd_plan(args: argparse.Namespace, console: Console, connections_factory: An
     rendered = {"text": lambda: plan_text(plan, console.verbosity),
                 "json": lambda: json.dumps(plan_json(plan), indent=2, default=str),
                 "markdown": lambda: plan_markdown(plan)}[args.format]()
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(console.redact(rendered))
-        console.err(f"plan written to {args.out}")
-    else:
-        console.out(rendered)
+    emit(rendered, args.out, console, "plan")
     return plan_code(plan, args.detailed_exitcode)
 
 

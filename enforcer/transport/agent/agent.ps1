@@ -495,6 +495,17 @@ function Invoke-EnforcerAgent {
 # data) or throws New-OpError. Lists are built with @() inside the dictionary
 # so they stay lists in the JSON whatever their length.
 
+# Stop and start differ only in the wait they end with.
+function Invoke-ServiceChange($a, [string]$Verb) {
+    $name = Get-Arg $a 'name' -Required -As string
+    $timeout = Get-Arg $a 'timeout_s' 60 -As number
+    $service = Get-ServiceOrThrow $name
+    $before = $service.Status.ToString()
+    if ($Verb -eq 'Start') { Start-ServiceAndWait $service (Get-Deadline $timeout) }
+    else { Stop-ServiceAndWait $service (Get-Deadline $timeout) }
+    [ordered]@{ name = $name; before = $before; status = $service.Status.ToString() }
+}
+
 # Online and offline are one motion in two directions: start it without
 # blocking, then poll so the op's own timeout governs the wait.
 function Set-ClusterGroupState($a, [string]$Target) {
@@ -727,25 +738,9 @@ $script:EnforcerOps = @{
         [ordered]@{ name = $service.Name; exists = $true; status = $service.Status.ToString(); start_type = $startType; display_name = $service.DisplayName }
     }
 
-    'service.stop' = {
-        param($a)
-        $name = Get-Arg $a 'name' -Required -As string
-        $timeout = Get-Arg $a 'timeout_s' 60 -As number
-        $service = Get-ServiceOrThrow $name
-        $before = $service.Status.ToString()
-        Stop-ServiceAndWait $service (Get-Deadline $timeout)
-        [ordered]@{ name = $name; before = $before; status = $service.Status.ToString() }
-    }
+    'service.stop' = { param($a) Invoke-ServiceChange $a 'Stop' }
 
-    'service.start' = {
-        param($a)
-        $name = Get-Arg $a 'name' -Required -As string
-        $timeout = Get-Arg $a 'timeout_s' 60 -As number
-        $service = Get-ServiceOrThrow $name
-        $before = $service.Status.ToString()
-        Start-ServiceAndWait $service (Get-Deadline $timeout)
-        [ordered]@{ name = $name; before = $before; status = $service.Status.ToString() }
-    }
+    'service.start' = { param($a) Invoke-ServiceChange $a 'Start' }
 
     'dtc.get' = {
         param($a)

@@ -24,8 +24,9 @@ ifndef CHROMIUM
 endif
 	$(BIN)/pytest
 
+# One table, all measured in one run (bench/run.py also runs bench/sim_latency.py's measures); ~5 minutes.
 bench: $(STAMP)
-	$(BIN)/python bench/sim_latency.py
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info bench/results.json

@@ -50,6 +50,7 @@ class _Reader:
         self.source = source
         self.groups: dict[str, _Group] = {}
         self.hosts: dict[str, _Host] = {}
+        self._descendants: dict[str, list[str]] = {}  # filled after parsing, when groups no longer change
 
     def group(self, name: str, body: Any, depth: int, location: str, parent: str | None) -> None:
         if body is None:
@@ -102,11 +103,13 @@ class _Reader:
         return False
 
     def descendants_hosts(self, name: str) -> list[str]:
-        group = self.groups[name]
-        hosts = list(group.hosts)
-        for child in group.children:
-            hosts += [h for h in self.descendants_hosts(child) if h not in hosts]
-        return hosts
+        if name not in self._descendants:
+            group = self.groups[name]
+            hosts = dict.fromkeys(group.hosts)
+            for child in group.children:
+                hosts.update(dict.fromkeys(self.descendants_hosts(child)))
+            self._descendants[name] = list(hosts)
+        return self._descendants[name]
 
     def merged_vars(self, hosts: list[str]) -> dict[str, Any]:
         """Vars of the groups holding all of `hosts`, in Ansible's order: all, then by depth (then name)."""

@@ -13,6 +13,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Iterator
 
 import jinja2
@@ -119,15 +120,21 @@ class Scope(Mapping):
         return sum(1 for _ in self)
 
 
+@lru_cache(maxsize=4096)
+def _compiled(source: str) -> jinja2.Template:
+    """Jinja compiles on every from_string; a plan renders the same few templates for every node."""
+    return ENV.from_string(source)
+
+
 def _run(source: str, scope: Scope, where: str, native: bool) -> Any:
     try:
         if native:
-            template = ENV.from_string("{% set __result = (" + source + ") %}")
+            template = _compiled("{% set __result = (" + source + ") %}")
             context = template.new_context(scope, shared=True)
             for _ in template.root_render_func(context):
                 pass
             return _defined(context.vars["__result"])
-        template = ENV.from_string(source)
+        template = _compiled(source)
         return "".join(template.root_render_func(template.new_context(scope, shared=True)))
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"undefined variable: {exc.message}", where) from None

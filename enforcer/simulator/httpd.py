@@ -65,7 +65,7 @@ class _NtlmAcceptor:
     def __init__(self, domain: str, user: str, password: str) -> None:
         fd, self.path = tempfile.mkstemp(prefix="enforcer-sim-ntlm-")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(f":{user}:{password}\n{domain}:{user}:{password}\n")
+            fh.write(_credential_lines(domain, user, password))
 
     def step(self, ctx: spnego.ContextProxy, token: bytes) -> bytes | None:
         with self._env_lock:
@@ -82,6 +82,22 @@ class _NtlmAcceptor:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.unlink(self.path)
+
+
+def _credential_lines(domain: str, user: str, password: str) -> str:
+    """The account, with and without its domain, as the acceptor's credential file holds it.
+
+    In smbpasswd form (the LM and NT hashes) when pyspnego's hash functions are
+    at hand: the acceptor then reads the hashes instead of deriving them from
+    the password on every handshake (pure-Python DES, about half the
+    simulator's CPU per NTLM handshake). Otherwise in Heimdal form (the password).
+    """
+    try:
+        from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+    except ImportError:
+        return f":{user}:{password}\n{domain}:{user}:{password}\n"
+    hashes = f"{lmowfv1(password).hex().upper()}:{ntowfv1(password).hex().upper()}"
+    return f"{user}:0:{hashes}:[U          ]:LCT-00000000\n{domain}\\{user}:0:{hashes}:[U          ]:LCT-00000000\n"
 
 
 @dataclass

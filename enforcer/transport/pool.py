@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from ..model import Inventory
@@ -18,6 +19,7 @@ class Connections:
         self._factory = factory
         self._open: dict[str, Transport] = {}
         self._lock = threading.Lock()
+        self.forks = 10  # how many shells are closed at once; a run sets its --forks (facts.gather, executor)
 
     def get(self, node: str) -> Transport:
         with self._lock:
@@ -33,10 +35,15 @@ class Connections:
             transport.close()
 
     def close(self) -> None:
+        """Close every shell, --forks at a time: closing is one round trip per node, like any other."""
         with self._lock:
             transports, self._open = list(self._open.values()), {}
-        for transport in transports:
-            transport.close()
+        if self.forks <= 1 or len(transports) <= 1:
+            for transport in transports:
+                transport.close()
+            return
+        with ThreadPoolExecutor(max_workers=min(self.forks, len(transports))) as pool:
+            list(pool.map(lambda transport: transport.close(), transports))
 
     def __enter__(self) -> "Connections":
         return self

@@ -4,6 +4,14 @@ A run opens one WinRS shell per node and sends every agent call through it:
 a call is Command + Send (agent and request on stdin) + Receive(s) + Signal,
 four requests plus one per extra Receive, instead of the shell create and
 delete pywinrm's Session adds to every command.
+
+What a run does not need is not sent (figures: bench/run.py, bench/PROFILE.md):
+- NTLM over HTTP sends its Negotiate token with the first request, as Windows'
+  own client does, instead of after an anonymous 401 (two handshake requests, not three);
+- a command that finished is signalled (terminate) just before the shell's next
+  command, so the last one of a run is cleaned up by the shell's Delete alone;
+- requests stops looking up the system's proxies on every request when there are none.
+A converged plan is thus 7 requests per node (was 9), the protocol's floor.
 """
 
 from __future__ import annotations
@@ -17,12 +25,14 @@ from typing import Any, Sequence
 
 import requests
 import winrm.exceptions
+import winrm.transport
 from winrm.protocol import Protocol
 
 from ..errors import (AgentError, AuthenticationFailed, NodeUnreachable, TransportError, TransportTimeout,
                       WSManError)
 from . import agent
 from .base import AgentOp, OpResult, Transport
+from .lean import LeanTransport
 
 QUOTA_FAULTS = (2150859173, 2150859174)  # max shells / max operations per user: a new shell clears them
 READ_RETRY_BACKOFF_S = (0.2, 0.6)  # a read-only call is tried three times in all
@@ -58,6 +68,7 @@ class WinRMTransport(Transport):
         self.spec = spec
         self._protocol: Protocol | None = None
         self._shell_id: str | None = None
+        self._unsignalled: str | None = None  # a finished command, signalled before the next one
 
     # -- connection ----------------------------------------------------------------
     def _connect(self) -> Protocol:
@@ -69,6 +80,7 @@ class WinRMTransport(Transport):
                 server_cert_validation="validate" if spec.cert_validation else "ignore",
                 ca_trust_path=spec.ca_trust_path, cert_pem=spec.cert_pem, cert_key_pem=spec.cert_key_pem,
                 operation_timeout_sec=spec.operation_timeout_s, read_timeout_sec=spec.read_timeout_s))
+            self._protocol.transport.__class__ = LeanTransport  # the same transport, minus the requests above
             if wire_log.isEnabledFor(logging.INFO):
                 session = self._guard(self._protocol.transport.build_session)
                 session.hooks["response"].append(self._log_response)
@@ -86,7 +98,7 @@ class WinRMTransport(Transport):
 
     def close(self) -> None:
         protocol, shell_id = self._protocol, self._shell_id
-        self._protocol = self._shell_id = None
+        self._protocol = self._shell_id = self._unsignalled = None  # Delete ends the shell's commands too
         if protocol is None:
             return
         try:
@@ -152,12 +164,17 @@ class WinRMTransport(Transport):
                 out.append(o)
                 err.append(e)
                 if done:
+                    self._unsignalled = command_id
                     return b"".join(out), b"".join(err), code
         finally:
-            self._cleanup(command_id)
+            if self._unsignalled != command_id:
+                self._cleanup(command_id)
 
     def _start_command(self) -> str:
         protocol = self._connect()
+        finished, self._unsignalled = self._unsignalled, None
+        if finished:
+            self._cleanup(finished)
         try:
             return self._guard(lambda: protocol.run_command(self._shell(), agent.POWERSHELL,
                                                             agent.command_arguments()))

@@ -1,0 +1,95 @@
+"""`enforcer sim` in a process of its own, as the benchmarks drive it.
+
+The simulator runs in its own process so that its CPU (NTLM, XML, the model)
+is never counted as enforcer's, and so the two do not share one GIL. The
+helper reads what `enforcer sim` prints (endpoints, control port, inventory)
+and talks to the control endpoint (GET /requests, GET /journal) over loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+PASSWORD = "Bench-Passw0rd-6"
+
+
+class SimProcess:
+    def __init__(self, scenario: str = "healthy", *, clusters: int = 1, nodes: int = 2, auth: str = "ntlm",
+                 latency_ms: float = 20.0, time_scale: float | None = None, workdir: str | None = None,
+                 prefix: tuple[str, ...] = ()) -> None:
+        """`prefix` goes before the interpreter (e.g. a profiler)."""
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="enforcer-bench-"))
+        self.inventory = str(self.workdir / f"inventory-{scenario}-{clusters}.yml")
+        self.env = {**os.environ, "ENFORCER_SIM_PASSWORD": PASSWORD, "ENFORCER_PASSWORD": PASSWORD,
+                    "ENFORCER_STATE_DIR": str(self.workdir / "state")}
+        argv = [*prefix, sys.executable, "-m", "enforcer", "sim", "--scenario", scenario, "--clusters", str(clusters),
+                "--nodes", str(nodes), "--auth", auth, "--latency", f"{latency_ms:g}",
+                "--inventory-out", self.inventory]
+        if time_scale is not None:
+            argv += ["--time-scale", f"{time_scale:g}"]
+        self.scenario, self.clusters, self.latency_ms = scenario, clusters, latency_ms
+        self.time_scale = time_scale if time_scale is not None else 0.05
+        self.endpoints: list[tuple[str, str, str]] = []  # (cluster, node, url)
+        self.control = ""
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            match = re.match(r"\s+(\S+)\s+(\S+)\s+(https?://\S+/wsman)$", line.rstrip())
+            if match:
+                self.endpoints.append(match.groups())  # type: ignore[arg-type]
+            match = re.match(r"control:\s+(http://\S+)", line)
+            if match:
+                self.control = match.group(1)
+            if line.startswith("serving"):
+                break
+        else:
+            raise RuntimeError(f"enforcer sim did not start: {self.proc.stderr.read() if self.proc.stderr else ''}")
+        self.ready_s = time.perf_counter() - self.started
+
+    @property
+    def user(self) -> str:
+        return "enforcer"
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.control + path, timeout=60) as answer:
+            return json.load(answer)
+
+    def requests(self) -> dict[str, int]:
+        return self.get("/requests")
+
+    def journal(self) -> list[dict[str, Any]]:
+        return self.get("/journal")
+
+    def stop(self) -> dict[str, float]:
+        """Stop the simulator; returns its CPU seconds (user, sys) as seen by the bench."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {"user_s": after.ru_utime - before.ru_utime, "sys_s": after.ru_stime - before.ru_stime}
+
+    def __enter__(self) -> "SimProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.stop()
+
+
+def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {node: count - before.get(node, 0) for node, count in after.items() if count - before.get(node, 0)}

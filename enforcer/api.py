@@ -98,14 +98,13 @@ def apply(plan_: Plan, connections: Connections, run_id: str, forks: int,
     return executor.execute(plan_, run_id, connections, forks, observer, stop)
 
 
-def gather_facts(inventory: Inventory, limit: str | None, connections_factory: Any = Connections,
-                 forks: int = 10) -> tuple[dict[str, Any], dict[str, str]]:
+def gather_facts(inventory: Inventory, limit: str | None, forks: int = 10) -> tuple[dict[str, Any], dict[str, str]]:
     """`enforcer facts`: what the agent sees on every node, with the default fact set."""
     check_limit(inventory, limit)
     clusters = [c for c in inventory.clusters if limit is None or matches(limit, c, inventory)]
     requests: dict[str, dict[str, Any]] = {}
     for cluster in clusters:
         requests.update(fact_requests([], cluster, Selection(limit=limit)))
-    with connections_factory(inventory) as connections:
+    with Connections(inventory, forks) as connections:
         return facts_mod.gather(clusters, requests, connections, forks)
 

@@ -167,7 +167,6 @@ def execute(plan: Plan, run_id: str, connections: Connections, forks: int, obser
     observer = observer or RunObserver()
     stop = stop or threading.Event()
     todo = [cp for cp in plan.clusters if cp.changes and not cp.error]
-    connections.forks = forks
     slots = threading.BoundedSemaphore(forks)
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(todo) or 1))) as pool:
         runs: dict[str, Any] = dict(zip([cp.cluster for cp in todo], pool.map(

@@ -19,7 +19,6 @@ def gather(clusters: list[Cluster], requests: dict[str, dict[str, Any]], connect
            forks: int) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """(facts by node, unreachable node -> reason); `requests` maps a node to its facts op args."""
     jobs = [(node.name, requests[node.name]) for cluster in clusters for node in cluster.nodes]
-    connections.forks = forks
     facts: dict[str, dict[str, Any]] = {}
     unreachable: dict[str, str] = {}
 

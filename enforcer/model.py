@@ -42,9 +42,6 @@ class Inventory:
     groups: dict[str, list[str]]  # group name -> cluster names it covers
     warnings: list[str] = field(default_factory=list)
 
-    def cluster(self, name: str) -> Cluster:
-        return next(c for c in self.clusters if c.name == name)
-
 
 # -- playbooks --------------------------------------------------------------------
 @dataclass

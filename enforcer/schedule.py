@@ -17,7 +17,7 @@ import re
 import threading
 import zlib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 from croniter import croniter
 
@@ -122,13 +122,11 @@ class Schedule:
 
 class Scheduler:
     def __init__(self, schedule: Schedule, history: History, log: Callable[[str], None],
-                 stop: threading.Event, connections_factory: Any = Connections,
-                 observer: RunObserver | None = None) -> None:
+                 stop: threading.Event, observer: RunObserver | None = None) -> None:
         self.schedule = schedule
         self.history = history
         self.log = log
         self.stop = stop
-        self.connections_factory = connections_factory
         self.observer = observer
         self.metrics = Metrics(schedule.metrics_file) if schedule.metrics_file else None
 
@@ -166,7 +164,7 @@ class Scheduler:
             n: loaded.fact_requests[n] for n in cluster.node_names})
         try:
             with ClusterLocks(state_dir() / "locks", [cluster.name], run_id), \
-                    self.connections_factory(loaded.inventory) as connections:
+                    Connections(loaded.inventory, loaded.forks) as connections:
                 self._plan_and_maybe_apply(only, cluster, run_id, started, connections)
         except ClusterLocked as exc:
             self._skip(run_id, loaded, cluster, str(exc))

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from .. import api
 from ..console import Console
 from ..inventory import describe, load_inventory
 from ..playbook import load_playbook, parse_extra_vars, validate_names
-from ..transport.pool import Connections
 from .common import EXIT_OK, EXIT_UNREACHABLE, credentials
 
 
-def cmd_facts(args: argparse.Namespace, console: Console, connections_factory: Any = Connections) -> int:
+def cmd_facts(args: argparse.Namespace, console: Console) -> int:
     inventory = load_inventory(args.inventory)
     credentials(inventory, console)
-    facts, unreachable = api.gather_facts(inventory, args.limit, connections_factory)
+    facts, unreachable = api.gather_facts(inventory, args.limit)
     console.out(json.dumps({"facts": facts, "unreachable": unreachable}, indent=2, default=str))
     return EXIT_UNREACHABLE if unreachable else EXIT_OK
 

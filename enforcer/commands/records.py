@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from ..console import Console
 from ..errors import InputError
@@ -18,7 +17,7 @@ from ..transport.pool import Connections
 from .common import EXIT_FAILED, EXIT_OK, ask, credentials, emit
 
 
-def cmd_restore(args: argparse.Namespace, console: Console, connections_factory: Any = Connections) -> int:
+def cmd_restore(args: argparse.Namespace, console: Console) -> int:
     used, backups = load_backups(args.run_id, args.only)
     inventory = load_inventory(args.inventory or used)
     credentials(inventory, console)
@@ -27,7 +26,7 @@ def cmd_restore(args: argparse.Namespace, console: Console, connections_factory:
     if not args.yes and not ask(f"Restore {len(backups)} item(s), overwriting what is there now?", console):
         return EXIT_FAILED
     with ClusterLocks(state_dir() / "locks", [c.name for c in inventory.clusters], f"restore-{args.run_id}"), \
-            connections_factory(inventory) as connections:
+            Connections(inventory) as connections:
         results = restore(backups, connections)
     for result in results:
         console.out(f"{'ok     ' if result.ok else 'FAILED '} {result.backup['node']}: {result.backup['path']}: "

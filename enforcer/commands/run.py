@@ -28,10 +28,10 @@ def _history(args: argparse.Namespace, console: Console) -> History | None:
     return None if args.no_history else History(state_dir() / "history.db", console.redact)
 
 
-def cmd_plan(args: argparse.Namespace, console: Console, connections_factory: Any = Connections) -> int:
+def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     loaded = load(args, console)
     run_id, started = api.new_run_id(), now()
-    with connections_factory(loaded.inventory) as connections:
+    with Connections(loaded.inventory, loaded.forks) as connections:
         plan = _plan(loaded, console, connections, run_id)
     save_plan(run_id, plan, console.redact)
     history = _history(args, console)
@@ -62,15 +62,15 @@ class _LiveProgress:
         self.console.err(f"  [{cluster}] {message}")
 
 
-def cmd_apply(args: argparse.Namespace, console: Console, connections_factory: Any = Connections) -> int:
+def cmd_apply(args: argparse.Namespace, console: Console) -> int:
     if args.check:
         args.format, args.out, args.detailed_exitcode = "text", None, False
-        return cmd_plan(args, console, connections_factory)
+        return cmd_plan(args, console)
     loaded = load(args, console)
     run_id, started = api.new_run_id(), now()
     history = _history(args, console)
     with ClusterLocks(state_dir() / "locks", [c.name for c in loaded.clusters], run_id) as locks, \
-            connections_factory(loaded.inventory) as connections:
+            Connections(loaded.inventory, loaded.forks) as connections:
         for cluster, previous in locks.interrupted_runs():
             console.err(f"WARNING: the last run on {cluster} ({previous.get('run_id')}, pid {previous.get('pid')} on "
                         f"{previous.get('host')}) ended during {previous['step']}; re-reading the cluster's state "

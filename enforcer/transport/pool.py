@@ -14,12 +14,12 @@ TransportFactory = Callable[[str, ConnectionSpec], Transport]
 
 
 class Connections:
-    def __init__(self, inventory: Inventory, factory: TransportFactory = WinRMTransport) -> None:
+    def __init__(self, inventory: Inventory, forks: int = 10, factory: TransportFactory = WinRMTransport) -> None:
         self._specs = {n.name: n.connection for c in inventory.clusters for n in c.nodes}
         self._factory = factory
         self._open: dict[str, Transport] = {}
         self._lock = threading.Lock()
-        self.forks = 10  # how many shells are closed at once; a run sets its --forks (facts.gather, executor)
+        self.forks = forks  # how many shells are closed at once, like every other node operation of the run
 
     def get(self, node: str) -> Transport:
         with self._lock:

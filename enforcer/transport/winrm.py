@@ -25,7 +25,6 @@ from typing import Any, Sequence
 
 import requests
 import winrm.exceptions
-import winrm.transport
 from winrm.protocol import Protocol
 
 from ..errors import (AgentError, AuthenticationFailed, NodeUnreachable, TransportError, TransportTimeout,

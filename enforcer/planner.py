@@ -18,7 +18,7 @@ from .errors import InputError
 from .model import Change, Cluster, ClusterPlan, Inventory, Outcome, Play, Playbook, Task
 from .playbook import check_arg, coerce_arg
 from .resources import RESOURCES, FactNeeds, PlanContext, PlanError, State
-from .templating import Scope, TemplateError, evaluate, render
+from .templating import Data, Scope, TemplateError, evaluate, render
 
 SECRET_VARS = ("ansible_password", "ansible_winrm_password", "ansible_become_password")
 
@@ -117,30 +117,32 @@ def _loop_items(task: Task, scope: Scope) -> list[Any]:
     return items
 
 
-def cluster_view(cluster: Cluster, facts: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """`cluster` in templates: its name, ordered nodes, node states and groups by name (inventory names)."""
-    gathered = State(cluster.name, cluster.node_names, facts)
-    return {"name": cluster.name, "nodes": cluster.node_names, "node_states": gathered.node_states,
-            "groups": gathered.groups}
+def cluster_view(cluster: Cluster, gathered: State) -> dict[str, Any]:
+    """`cluster` in templates: its name, ordered nodes, node states and groups by name (inventory names).
+
+    Taken from the state as gathered, before planning predicts changes to it.
+    """
+    return {"name": cluster.name, "nodes": cluster.node_names, "node_states": dict(gathered.node_states),
+            "groups": {name: dict(group) for name, group in gathered.groups.items()}}
 
 
 def plan_cluster(playbook: Playbook, cluster: Cluster, inventory: Inventory, facts: dict[str, dict[str, Any]],
                  selection: Selection, run_id: str) -> ClusterPlan:
     result = ClusterPlan(cluster.name, cluster.node_names, facts=facts)
     state = State(cluster.name, cluster.node_names, facts)
-    builtins = {"nodes": facts, "cluster": cluster_view(cluster, facts), "run_id": run_id}
+    builtins = {"nodes": facts, "cluster": cluster_view(cluster, state), "run_id": run_id}
     for play in playbook.plays:
         if cluster not in clusters_for(play, inventory, selection):
             continue
-        registered: dict[str, Any] = {}
+        registered = Data()
         notified: list[str] = []
         tasks = list(play.tasks)
 
         def scope_for(node: str | None, task: Task) -> Scope:
             facts_node = node or _cluster_node(cluster, facts)
             return Scope(*variable_layers(cluster, node, play, selection, registered),
-                         {**builtins, "facts": facts.get(facts_node, {}), "node_name": facts_node,
-                          "inventory_hostname": facts_node}, where=task.location)
+                         Data(builtins, facts=facts.get(facts_node, {}), node_name=facts_node,
+                              inventory_hostname=facts_node), where=task.location)
 
         try:
             while tasks:

@@ -73,8 +73,19 @@ def is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+class Data(dict):
+    """A layer of values that are data, never templates: facts and results read from the nodes.
+
+    Ansible keeps such values "unsafe" for the same two reasons. A node's answer
+    holding `{{ lookup('env', 'ENFORCER_PASSWORD') }}` (a registry value, a
+    group name) must stay text, not run with the operator's environment. And
+    walking every node's facts for templates on each read was a fifth of a
+    fleet plan's CPU (bench/PROFILE.md).
+    """
+
+
 class Scope(Mapping):
-    """Variables for templates: later layers win; templated values render lazily, once."""
+    """Variables for templates: later layers win; templated values render lazily, once; `Data` layers never."""
 
     def __init__(self, *layers: Mapping[str, Any], where: str = "?") -> None:
         self._layers = layers if layers and layers[0] is ENV.globals else (ENV.globals, *layers)
@@ -85,16 +96,19 @@ class Scope(Mapping):
     def child(self, *layers: Mapping[str, Any], where: str | None = None) -> "Scope":
         return Scope(*self._layers, *layers, where=where or self._where)
 
-    def _raw(self, key: str) -> Any:
+    def _layer(self, key: str) -> Mapping[str, Any]:
         for layer in reversed(self._layers):
             if key in layer:
-                return layer[key]
+                return layer
         raise KeyError(key)
 
     def __getitem__(self, key: str) -> Any:
         if key in self._cache:
             return self._cache[key]
-        raw = self._raw(key)
+        layer = self._layer(key)
+        raw = layer[key]
+        if isinstance(layer, Data):
+            return raw
         if key in self._rendering:
             raise TemplateError(f"variable {key!r} refers to itself", self._where)
         self._rendering.add(key)

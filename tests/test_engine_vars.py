@@ -58,3 +58,23 @@ def test_an_inventory_of_fqdns_is_mapped_to_the_cluster_s_node_names(healthy, ca
     moves = [r["args"]["node"] for r in sim.journal.records("op") if r["op"] == "cluster.group.move"]
     assert moves == ["CLU1-B", "CLU1-A"], "ops name nodes as the cluster knows them"
     assert main(["plan", REPAIR, "-i", str(path), "--detailed-exitcode"]) == 0
+
+
+def test_what_a_node_answers_is_data_never_a_template(healthy, capsys, monkeypatch):
+    """A registry value holding Jinja must not run with the operator's environment (Ansible's 'unsafe' facts)."""
+    sim, tmp_path = healthy
+    monkeypatch.setenv("PROBE_SECRET", "s3cret-from-env")
+    planted = "{{ lookup('env', 'PROBE_SECRET') }}"
+    sim.drift({"action": "registry.set", "node": "CLU1-A", "path": r"HKLM\Software\Probe", "name": "Note",
+               "data": planted})
+    path = tmp_path / "probe.yml"
+    path.write_text(yaml.safe_dump([{"name": "probe", "hosts": "all", "gather_facts": {"registry": [r"HKLM\Software\Probe"]},
+                                     "tasks": [{"name": "show the value", "assert": {
+                                         "that": "false",
+                                         "fail_msg": "note={{ nodes['CLU1-A'] | registry_value('HKLM\\\\Software\\\\Probe', 'Note') }}"}}]}]))
+    inventory = tmp_path / "inventory.yml"
+    sim.write_inventory(str(inventory))
+    assert main(["plan", str(path), "-i", str(inventory)]) == 1
+    out = capsys.readouterr().out
+    assert f"note={planted}" in out
+    assert "s3cret-from-env" not in out

@@ -9,7 +9,7 @@ call, so a change is verified without another round trip.
 
 from __future__ import annotations
 
-import copy
+import marshal
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Sequence
@@ -67,6 +67,11 @@ def cluster_node_names(node_names: list[str], facts: dict[str, dict[str, Any]]) 
     return names
 
 
+def _copy_json(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists, scalars), as facts are; marshal does it in C, ~10x copy.deepcopy."""
+    return marshal.loads(marshal.dumps(value))
+
+
 class State:
     """The cluster as it will be once the changes planned so far are applied.
 
@@ -77,7 +82,7 @@ class State:
     def __init__(self, cluster: str, node_names: list[str], facts: dict[str, dict[str, Any]]) -> None:
         self.cluster = cluster
         self.node_names = node_names
-        self.nodes = copy.deepcopy(facts)
+        self.nodes = _copy_json(facts)  # the prediction changes this copy, never the facts the plan shows
         self.names = cluster_node_names(node_names, facts)
         self.aliases = {name.lower(): node for node, name in self.names.items()}
         source = next((f["cluster"] for f in self.nodes.values() if f.get("cluster")), None) or {}

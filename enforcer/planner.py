@@ -137,18 +137,21 @@ def plan_cluster(playbook: Playbook, cluster: Cluster, inventory: Inventory, fac
         registered = Data()
         notified: list[str] = []
         tasks = list(play.tasks)
+        rendered: dict[str | None, dict[str, Any]] = {}  # per node: the play's variables, valid until a register
 
         def scope_for(node: str | None, task: Task) -> Scope:
             facts_node = node or _cluster_node(cluster, facts)
             return Scope(*variable_layers(cluster, node, play, selection, registered),
                          Data(builtins, facts=facts.get(facts_node, {}), node_name=facts_node,
-                              inventory_hostname=facts_node), where=task.location)
+                              inventory_hostname=facts_node), where=task.location, cache=rendered.setdefault(node, {}))
 
         try:
             while tasks:
                 task = tasks.pop(0)
                 planner = _TaskPlanner(task, cluster, state, run_id, result)
                 changed = planner.plan(scope_for, selection, registered)
+                if task.register:
+                    rendered.clear()  # variables may read the result just registered
                 for handler in (task.notify if changed else []):
                     if handler not in notified:
                         notified.append(handler)

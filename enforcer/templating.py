@@ -85,16 +85,27 @@ class Data(dict):
 
 
 class Scope(Mapping):
-    """Variables for templates: later layers win; templated values render lazily, once; `Data` layers never."""
+    """Variables for templates: later layers win; templated values render lazily, once; `Data` layers never.
 
-    def __init__(self, *layers: Mapping[str, Any], where: str = "?") -> None:
+    A child scope (a loop's `item`) shares its parent's cache for every value
+    that did not read the child's own layers, so a play variable is rendered
+    once per node, not once per task and item.
+    """
+
+    def __init__(self, *layers: Mapping[str, Any], where: str = "?", cache: dict[str, Any] | None = None) -> None:
+        """`cache` may be shared by scopes over the same layers, e.g. one node's tasks until a result is registered."""
         self._layers = layers if layers and layers[0] is ENV.globals else (ENV.globals, *layers)
         self._where = where
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, Any] = {} if cache is None else cache  # values that read no layer of _own
+        self._own: tuple[Mapping[str, Any], ...] = ()  # a child's own layers
+        self._own_cache: dict[str, Any] = {}  # values that read them
+        self._read_own = False
         self._rendering: set[str] = set()
 
     def child(self, *layers: Mapping[str, Any], where: str | None = None) -> "Scope":
-        return Scope(*self._layers, *layers, where=where or self._where)
+        scope = Scope(*self._layers, *layers, where=where or self._where, cache=self._cache)
+        scope._own = (*self._own, *layers)
+        return scope
 
     def _layer(self, key: str) -> Mapping[str, Any]:
         for layer in reversed(self._layers):
@@ -103,20 +114,27 @@ class Scope(Mapping):
         raise KeyError(key)
 
     def __getitem__(self, key: str) -> Any:
-        if key in self._cache:
-            return self._cache[key]
+        if key in self._own_cache:
+            self._read_own = True
+            return self._own_cache[key]
         layer = self._layer(key)
+        own = any(layer is mine for mine in self._own)
+        if not own and key in self._cache:
+            return self._cache[key]
+        self._read_own = self._read_own or own
         raw = layer[key]
         if isinstance(layer, Data):
             return raw
         if key in self._rendering:
             raise TemplateError(f"variable {key!r} refers to itself", self._where)
         self._rendering.add(key)
+        outer, self._read_own = self._read_own, False
         try:
             value = render(raw, self, self._where)
         finally:
             self._rendering.discard(key)
-        self._cache[key] = value
+            read_own, self._read_own = self._read_own, outer or self._read_own
+        (self._own_cache if read_own or own else self._cache)[key] = value
         return value
 
     def __contains__(self, key: object) -> bool:

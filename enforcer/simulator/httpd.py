@@ -28,12 +28,11 @@ from typing import BinaryIO
 import spnego
 import spnego.exceptions
 
+from ..transport import sealing
 from . import wsman
 from .faults import Fault, FaultBook
 from .winrs import NodeShells, TransportFault
 
-_BOUNDARY = b"--Encrypted Boundary"
-_SPNEGO_ENCRYPTED = "application/HTTP-SPNEGO-session-encrypted"
 _MAX_BODY = 16 * 1024 * 1024
 
 
@@ -246,7 +245,7 @@ class WinRMServer:
                     return _Response(200)  # the client's empty authentication request
                 return _Response(400, close=True)
             try:
-                body = _unseal(conn.ntlm, body)
+                body = sealing.unseal(conn.ntlm, body)
             except (ValueError, spnego.exceptions.SpnegoError):
                 return _Response(400, close=True)
         if fault and fault.kind == "http500":
@@ -254,8 +253,7 @@ class WinRMServer:
                              [("Content-Type", "text/plain")])
         status, soap = self._dispatch(conn, body, fault)
         if conn.ntlm is not None:
-            return _Response(status, _seal(conn.ntlm, soap), [(
-                "Content-Type", f'multipart/encrypted;protocol="{_SPNEGO_ENCRYPTED}";boundary="Encrypted Boundary"')])
+            return _Response(status, sealing.seal(conn.ntlm, soap), [("Content-Type", sealing.CONTENT_TYPE)])
         return _Response(status, soap, [("Content-Type", "application/soap+xml;charset=UTF-8")])
 
     def _dispatch(self, conn: _Connection, body: bytes, fault: Fault | None) -> tuple[int, bytes]:
@@ -354,28 +352,3 @@ def _read_request(reader: BinaryIO) -> tuple[str, str, dict[str, str], bytes] | 
         raise HttpRequestError("body too large")
     body = reader.read(length) if length else b""
     return parts[0], parts[1], headers, body
-
-
-def _unseal(ctx: spnego.ContextProxy, body: bytes) -> bytes:
-    """Decrypt a multipart/encrypted body (MS-WSMV 2.2.9.1.1)."""
-    parts = [p for p in body.split(_BOUNDARY + b"\r\n") if p]
-    message = b""
-    for header, payload in zip(parts[::2], parts[1::2]):
-        expected = int(header.split(b"Length=")[1].strip())
-        payload = payload.removesuffix(_BOUNDARY + b"--\r\n")
-        data = payload.replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
-        sig_len = struct.unpack("<i", data[:4])[0]
-        plain = ctx.unwrap(data[4:4 + sig_len] + data[4 + sig_len:]).data
-        if len(plain) != expected:
-            raise ValueError("encrypted length mismatch")
-        message += plain
-    return message
-
-
-def _seal(ctx: spnego.ContextProxy, message: bytes) -> bytes:
-    wrapped = ctx.wrap(message, encrypt=True).data
-    signature, sealed = wrapped[:16], wrapped[16:]
-    return (_BOUNDARY + b"\r\n\tContent-Type: " + _SPNEGO_ENCRYPTED.encode() + b"\r\n"
-            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=" + str(len(message)).encode()
-            + b"\r\n" + _BOUNDARY + b"\r\n\tContent-Type: application/octet-stream\r\n"
-            + struct.pack("<i", len(signature)) + signature + sealed + _BOUNDARY + b"--\r\n")

@@ -2,35 +2,71 @@
 
 The WinRM transport swaps it in for the Transport pywinrm's Protocol builds
 (`protocol.transport.__class__ = LeanTransport`): pywinrm offers no hook to
-choose its class, and everything else about it stays pywinrm's own.
-Figures: bench/PROFILE.md.
+choose its class, and everything above the HTTP exchange (envelopes, answers,
+faults) stays pywinrm's own. Figures: bench/PROFILE.md.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
 import urllib.request
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 import requests
-import spnego
 import winrm.transport
-from requests_ntlm import HttpNtlmAuth
-from requests_ntlm.requests_ntlm import ShimSessionSecurity
+from winrm.exceptions import InvalidCredentialsError, WinRMTransportError
+
+from .wire import Exchange, HttpWire, Unauthorized
 
 
 class LeanTransport(winrm.transport.Transport):
-    """pywinrm's Transport with the same requests on the wire, minus two costs.
+    """pywinrm's Transport; over plain HTTP (NTLM or Basic) its requests go through `HttpWire`.
 
-    - NTLM over plain HTTP (message encryption): the Negotiate token goes with
-      the first request instead of after an anonymous 401, as Windows' own
-      WinRM client does. One round trip less per node and run.
-    - With no proxy configured, the session stops asking for one on every
-      request (requests' trust_env). About a fifth of the client's CPU per
-      request went there (bench/PROFILE.md).
+    - NTLM over HTTP, the default of a Windows WinRM listener, and Basic: one
+      keep-alive connection per node, written and read directly (wire.py).
+      The Negotiate token goes with the first request, as Windows' own WinRM
+      client does: one round trip less per node and run than requests_ntlm.
+    - HTTPS, Kerberos, CredSSP and certificates: pywinrm's requests session,
+      which with no proxy configured stops asking for one on every request
+      (about a fifth of requests' CPU per request).
     """
+
+    on_exchange: Exchange | None = None
+    _wire: HttpWire | None = None
+
+    def send_message(self, message: str | bytes) -> bytes:
+        wire = self._lean_wire()
+        if wire is None:
+            return super().send_message(message)
+        try:
+            answer = wire.post(message.encode("utf-8") if isinstance(message, str) else message)
+        except Unauthorized as exc:
+            raise InvalidCredentialsError(f"the specified credentials were rejected by the server ({exc})") from None
+        if answer.status != 200:
+            raise WinRMTransportError("http", answer.status, answer.body.decode("utf-8", "replace"))
+        return answer.body
+
+    def observe(self, on_exchange: Exchange) -> None:
+        """Call `on_exchange(status, body bytes, ms)` after every HTTP exchange (for -vvv)."""
+        self.on_exchange = on_exchange
+        if self._lean_wire() is None:
+            def hook(response: requests.Response, **_: Any) -> None:
+                on_exchange(response.status_code, len(response.content), response.elapsed.total_seconds() * 1000)
+            self.build_session().hooks["response"].append(hook)
+
+    def close_session(self) -> None:
+        if self._wire is not None:
+            self._wire.close()
+        super().close_session()
+
+    def _lean_wire(self) -> HttpWire | None:
+        """The wire for plain HTTP with NTLM (sealed) or Basic, unless a proxy applies; None: requests' path."""
+        if self._wire is None and self.endpoint.lower().startswith("http:") and self.auth_method in ("ntlm", "basic") \
+                and (self.auth_method == "basic" or self.message_encryption != "never") \
+                and not _proxied(self.endpoint):
+            self._wire = HttpWire(self.endpoint, self.auth_method, self.username or "", self.password or "",
+                                  self.read_timeout_sec, on_exchange=self.on_exchange)
+        return self._wire
 
     def build_session(self) -> requests.Session:
         if self.session is not None:
@@ -41,11 +77,14 @@ class LeanTransport(winrm.transport.Transport):
 
     def setup_encryption(self, session: requests.Session) -> None:
         _settle_environment(session)
-        auth = session.auth
-        if (self.auth_method == "ntlm" and type(auth) is HttpNtlmAuth and self.endpoint.lower().startswith("http:")
-                and self.username and self.password):
-            session.auth = _PreemptiveNtlmAuth(self.username, self.password, send_cbt=self.send_cbt)
         super().setup_encryption(session)
+
+
+def _proxied(endpoint: str) -> bool:
+    """True when the environment names an HTTP proxy for the endpoint (pywinrm's requests would use it)."""
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get("http") or proxies.get("all")) and not urllib.request.proxy_bypass(
+        urlsplit(endpoint).hostname or "")
 
 
 def _settle_environment(session: requests.Session) -> None:
@@ -59,61 +98,3 @@ def _settle_environment(session: requests.Session) -> None:
     """
     if session.trust_env and session.auth is not None and not urllib.request.getproxies():
         session.trust_env = False
-
-
-class _PreemptiveNtlmAuth(HttpNtlmAuth):
-    """requests_ntlm's NTLM, starting with the Negotiate token instead of an anonymous request.
-
-    Used only over plain HTTP, where there are no channel bindings to learn
-    from the server's certificate first. A server that does not answer with a
-    Negotiate challenge gets requests_ntlm's own handshake from the start.
-    """
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r = super().__call__(r)
-        if self.session_security is None and "Authorization" not in r.headers:
-            client = spnego.client(_ntlm_credential(self.username or "", self.password or ""), protocol="ntlm",
-                                   hostname=urlparse(r.url).hostname, service="http",
-                                   options=spnego.NegotiateOptions.use_ntlm)
-            r.headers["Authorization"] = "Negotiate " + base64.b64encode(client.step() or b"").decode()
-            r.register_hook("response", functools.partial(self._authenticate, client))
-        return r
-
-    def _authenticate(self, client: spnego.ContextProxy, response: requests.Response,
-                      **kwargs: Any) -> requests.Response:
-        if response.status_code != 401 or self.session_security is not None:
-            return response
-        challenge = next((part.strip()[len("negotiate "):].strip() for part in
-                          response.headers.get("www-authenticate", "").split(",")
-                          if part.strip().lower().startswith("negotiate ")), None)
-        if not challenge:
-            response.request.headers.pop("Authorization", None)
-            return self.response_hook(response, **kwargs)
-        response.content  # read the 401 through, so the next request reuses the connection NTLM authenticates
-        response.raw.release_conn()
-        request = response.request.copy()
-        if response.headers.get("set-cookie"):
-            request.headers["Cookie"] = response.headers["set-cookie"]
-        token = client.step(base64.b64decode(challenge))
-        request.headers["Authorization"] = "Negotiate " + base64.b64encode(token or b"").decode()
-        final = response.connection.send(request, **kwargs)  # type: ignore[attr-defined]
-        final.history.append(response)
-        self.session_security = ShimSessionSecurity(client)
-        return final
-
-
-@functools.lru_cache(maxsize=16)
-def _ntlm_hashes(password: str) -> tuple[str, str] | None:
-    """The LM and NT one-way functions of a password, computed once per run, not once per node (~1 ms each)."""
-    try:
-        from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
-    except ImportError:
-        return None
-    return lmowfv1(password).hex(), ntowfv1(password).hex()
-
-
-def _ntlm_credential(username: str, password: str) -> Any:
-    hashes = _ntlm_hashes(password)
-    if hashes is None:
-        return spnego.Password(username, password)
-    return spnego.NTLMHash(username, lm_hash=hashes[0], nt_hash=hashes[1])

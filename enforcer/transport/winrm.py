@@ -32,6 +32,7 @@ from ..errors import (AgentError, AuthenticationFailed, NodeUnreachable, Transpo
 from . import agent
 from .base import AgentOp, OpResult, Transport
 from .lean import LeanTransport
+from .wire import WireError
 
 QUOTA_FAULTS = (2150859173, 2150859174)  # max shells / max operations per user: a new shell clears them
 READ_RETRY_BACKOFF_S = (0.2, 0.6)  # a read-only call is tried three times in all
@@ -79,16 +80,15 @@ class WinRMTransport(Transport):
                 server_cert_validation="validate" if spec.cert_validation else "ignore",
                 ca_trust_path=spec.ca_trust_path, cert_pem=spec.cert_pem, cert_key_pem=spec.cert_key_pem,
                 operation_timeout_sec=spec.operation_timeout_s, read_timeout_sec=spec.read_timeout_s))
-            self._protocol.transport.__class__ = LeanTransport  # the same transport, minus the requests above
+            transport = self._protocol.transport
+            transport.__class__ = LeanTransport  # the same transport, minus the requests above
             if wire_log.isEnabledFor(logging.INFO):
-                session = self._guard(self._protocol.transport.build_session)
-                session.hooks["response"].append(self._log_response)
+                self._guard(lambda: transport.observe(self._log_exchange))
         return self._protocol
 
-    def _log_response(self, response: requests.Response, **_: Any) -> None:
+    def _log_exchange(self, status: int, size: int, ms: float) -> None:
         """-vvv: one line per HTTP exchange; never headers, which carry credentials."""
-        wire_log.info("%s %s %s -> %s (%d bytes, %.1f ms)", self.node, response.request.method, response.url,
-                      response.status_code, len(response.content), response.elapsed.total_seconds() * 1000)
+        wire_log.info("%s POST %s -> %s (%d bytes, %.1f ms)", self.node, self.spec.endpoint, status, size, ms)
 
     def _shell(self) -> str:
         if self._shell_id is None:
@@ -212,9 +212,11 @@ class WinRMTransport(Transport):
         except (requests.exceptions.Timeout, TimeoutError) as exc:
             raise TransportTimeout(self.node, f"no answer from {self.spec.endpoint} within "
                                               f"{self.spec.read_timeout_s} s") from exc
-        except (requests.exceptions.ConnectionError, ConnectionError) as exc:
+        except (requests.exceptions.ConnectionError, OSError) as exc:
             raise NodeUnreachable(self.node, f"cannot connect to {self.spec.endpoint} "
                                              f"({_reason(exc)})") from exc
+        except WireError as exc:
+            raise TransportError(self.node, f"{exc} ({self.spec.endpoint})") from exc
         except winrm.exceptions.WinRMError as exc:
             raise TransportError(self.node, f"WinRM error: {exc}") from exc
 

@@ -1,0 +1,243 @@
+"""One keep-alive HTTP/1.1 connection to a WinRM listener over plain HTTP, authenticated as Windows' own client does.
+
+pywinrm sends through requests, which through urllib3 and http.client spends
+about 4 ms of CPU per node on a converged plan (7 requests: connection pools,
+hooks, header parsing through the email package, proxy settings merged per
+request). A run sends every request of a node down one connection, in order,
+and WinRM over HTTP needs little of that machinery, so this client writes each
+request with one `sendall` and reads the answer with a buffered reader.
+Figures: bench/PROFILE.md.
+
+What it speaks:
+- NTLM with message encryption: the Negotiate token goes with the first request
+  (no anonymous request to learn the scheme), the context is set up by an
+  empty request, and every body is sealed (MS-WSMV 2.2.9.1.1). A lost
+  connection is re-authenticated before the next request;
+- Basic, where the caller allowed it over HTTP.
+
+Failures surface as the built-in exceptions the transport maps already
+(ConnectionError, TimeoutError) or as `WireError`. Nothing here ever puts a
+header, so never a credential, into a message.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import select
+import socket
+import time
+from dataclasses import dataclass
+from typing import BinaryIO, Callable
+from urllib.parse import urlsplit
+
+import spnego
+import spnego.exceptions
+
+from . import sealing
+
+_SOAP = "application/soap+xml;charset=UTF-8"
+_MAX_BODY = 64 * 1024 * 1024
+
+Exchange = Callable[[int, int, float], None]  # status, body bytes, milliseconds: for -vvv
+
+
+class WireError(Exception):
+    """The server's answer cannot be read as HTTP, or its authentication failed to complete."""
+
+
+class Unauthorized(WireError):
+    """The server refused the credentials (HTTP 401 after the handshake)."""
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes  # unsealed when the server sealed it
+
+
+class HttpWire:
+    def __init__(self, endpoint: str, auth: str, username: str, password: str, timeout_s: float,
+                 on_exchange: Exchange | None = None) -> None:
+        if auth not in ("ntlm", "basic"):
+            raise ValueError(f"HttpWire speaks ntlm or basic, not {auth}")
+        parts = urlsplit(endpoint)
+        if parts.scheme != "http":
+            raise ValueError("HttpWire speaks plain HTTP; HTTPS goes through requests")
+        self.host, self.port = parts.hostname or "", parts.port or 5985
+        self.path = parts.path or "/wsman"
+        self.auth, self.username, self.password = auth, username, password
+        self.timeout_s = timeout_s
+        self.on_exchange = on_exchange
+        self._sock: socket.socket | None = None
+        self._rfile: BinaryIO | None = None
+        self._ntlm: spnego.ContextProxy | None = None
+        self._head = (f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                      "User-Agent: Python WinRM client\r\nAccept-Encoding: identity\r\nAccept: */*\r\n")
+
+    def post(self, message: bytes) -> Answer:
+        """Send one SOAP message; the answer's status and (unsealed) body. Non-200 statuses are returned, not raised."""
+        self._ready()
+        if self.auth == "basic":
+            status, headers, body = self._exchange(message, _SOAP, self._basic())
+            if status == 401:
+                raise Unauthorized("the server rejected the credentials")
+            return Answer(status, body)
+        assert self._ntlm is not None
+        status, headers, body = self._exchange(sealing.seal(self._ntlm, message), sealing.CONTENT_TYPE)
+        if status == 401:
+            self.close()
+            raise Unauthorized("the server rejected the credentials")
+        if sealing.PROTOCOL in headers.get("content-type", ""):
+            try:
+                body = sealing.unseal(self._ntlm, body)
+            except (ValueError, spnego.exceptions.SpnegoError) as exc:
+                self.close()
+                raise WireError(f"the server's sealed answer does not unseal: {exc}") from None
+        return Answer(status, body)
+
+    def close(self) -> None:
+        sock, self._sock, self._ntlm = self._sock, None, None
+        if self._rfile is not None:
+            self._rfile.close()
+            self._rfile = None
+        if sock is not None:
+            sock.close()
+
+    # -- connection and authentication -------------------------------------------
+    def _ready(self) -> None:
+        """A live connection, authenticated when the scheme binds authentication to it (NTLM)."""
+        if self._sock is not None and _dropped(self._sock):
+            self.close()  # the server closed an idle keep-alive connection: open another, as urllib3 does
+        if self._sock is None:
+            self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._rfile = self._sock.makefile("rb")
+        if self.auth == "ntlm" and self._ntlm is None:
+            self._authenticate()
+
+    def _authenticate(self) -> None:
+        """Negotiate (answered 401 + challenge), then Authenticate on the same connection (answered 200)."""
+        ctx = spnego.client(_ntlm_credential(self.username, self.password), hostname=self.host, service="http",
+                            protocol="ntlm", options=spnego.NegotiateOptions.use_ntlm)
+        status, headers, _ = self._exchange(b"", _SOAP, "Negotiate " + base64.b64encode(ctx.step() or b"").decode())
+        challenge = _negotiate_token(headers.get("www-authenticate", ""))
+        if status != 401 or challenge is None:
+            self.close()
+            raise Unauthorized(f"the server did not offer NTLM (HTTP {status} to the Negotiate token)")
+        try:
+            token = ctx.step(challenge)
+        except spnego.exceptions.SpnegoError as exc:
+            self.close()
+            raise WireError(f"the server's NTLM challenge is not valid: {type(exc).__name__}") from None
+        status, _, _ = self._exchange(b"", _SOAP, "Negotiate " + base64.b64encode(token or b"").decode())
+        if status != 200:
+            self.close()
+            raise Unauthorized("the server rejected the credentials")
+        self._ntlm = ctx
+
+    def _basic(self) -> str:
+        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode("utf-8")).decode("ascii")
+
+    # -- HTTP ---------------------------------------------------------------------------
+    def _exchange(self, body: bytes, content_type: str, authorization: str | None = None
+                  ) -> tuple[int, dict[str, str], bytes]:
+        assert self._sock is not None and self._rfile is not None
+        started = time.perf_counter()
+        head = self._head + f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        if authorization:
+            head += f"Authorization: {authorization}\r\n"
+        try:
+            self._sock.sendall(head.encode("latin-1") + b"\r\n" + body)
+            status, headers, answer = _read_response(self._rfile)
+        except BaseException:
+            self.close()  # a half-read answer leaves the connection unusable
+            raise
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        if self.on_exchange is not None:
+            self.on_exchange(status, len(answer), (time.perf_counter() - started) * 1000)
+        return status, headers, answer
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """True when an idle connection was closed by the server (readable with nothing, or reset)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and not sock.recv(1, socket.MSG_PEEK)
+    except OSError:
+        return True
+
+
+def _read_response(rfile: BinaryIO) -> tuple[int, dict[str, str], bytes]:
+    line = rfile.readline(65537)
+    if not line:
+        raise ConnectionResetError("connection reset: the server closed the connection without answering")
+    version, _, rest = line.decode("latin-1").partition(" ")
+    if not version.startswith("HTTP/1.") or not rest[:3].isdigit():
+        raise WireError("the answer is not HTTP/1.x")
+    status = int(rest[:3])
+    headers: dict[str, str] = {}
+    while True:
+        raw = rfile.readline(65537)
+        if raw in (b"\r\n", b"\n"):
+            break
+        if not raw:
+            raise ConnectionResetError("connection reset while reading the answer's headers")
+        name, _, value = raw.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return status, headers, _read_chunked(rfile)
+    if "content-length" in headers:
+        length = int(headers["content-length"])
+        if not 0 <= length <= _MAX_BODY:
+            raise WireError(f"the answer's Content-Length {length} is out of range")
+        body = rfile.read(length) if length else b""
+        if len(body) != length:
+            raise ConnectionResetError("connection reset while reading the answer's body")
+        return status, headers, body
+    headers["connection"] = "close"  # a body delimited by the end of the connection
+    return status, headers, rfile.read(_MAX_BODY)
+
+
+def _read_chunked(rfile: BinaryIO) -> bytes:
+    chunks = []
+    while True:
+        size_line = rfile.readline(65537)
+        if not size_line:
+            raise ConnectionResetError("connection reset while reading a chunked answer")
+        size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(chunks)
+        chunks.append(rfile.read(size))
+        rfile.readline(65537)
+
+
+def _negotiate_token(header: str) -> bytes | None:
+    for part in header.split(","):
+        scheme, _, token = part.strip().partition(" ")
+        if scheme.lower() in ("negotiate", "ntlm") and token.strip():
+            try:
+                return base64.b64decode(token.strip())
+            except ValueError:
+                return None
+    return None
+
+
+@functools.lru_cache(maxsize=16)
+def _ntlm_hashes(password: str) -> tuple[str, str] | None:
+    """The LM and NT one-way functions of a password, computed once per run, not once per node (~1 ms each)."""
+    try:
+        from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+    except ImportError:
+        return None
+    return lmowfv1(password).hex(), ntowfv1(password).hex()
+
+
+def _ntlm_credential(username: str, password: str) -> spnego.Password | spnego.NTLMHash:
+    hashes = _ntlm_hashes(password)
+    if hashes is None:
+        return spnego.Password(username, password)
+    return spnego.NTLMHash(username, lm_hash=hashes[0], nt_hash=hashes[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 
 import pytest
 import requests
@@ -61,7 +62,7 @@ def test_protocol_calls_with_stdin_timeouts_and_large_output(auth):
         # stdin over Send, several chunks, then the end of the stream.
         encoded = base64.b64encode(BOOTSTRAP.encode("utf-16-le")).decode()
         cmd = p.run_command(shell, "powershell.exe", ["-NoProfile", "-EncodedCommand", encoded])
-        p.send_command_input(shell, cmd, b"bm90IGFuIGFnZW50\n")
+        p.send_command_input(shell, cmd, base64.b64encode(gzip.compress(b"not an agent")) + b"\n")
         p.send_command_input(shell, cmd, b"eyJ2IjoxLCJvcHMiOltdfQ==\n", end=True)  # {"v":1,"ops":[]}
         out, err, code = p.get_command_output(shell, cmd)
         assert code == 1 and b"Invoke-EnforcerAgent" in err

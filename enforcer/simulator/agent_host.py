@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import json
 import sys
 import time
 import traceback
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +52,7 @@ def _decode_stdin(stdin: bytes) -> tuple[str, dict[str, Any]]:
     lines = stdin.decode("ascii").split("\n")
     if len(lines) < 2:
         raise ValueError("expected two base64 lines on stdin (agent, request)")
-    agent = base64.b64decode(lines[0].strip(), validate=True).decode("utf-8")
+    agent = gzip.decompress(base64.b64decode(lines[0].strip(), validate=True)).decode("utf-8")
     request = json.loads(base64.b64decode(lines[1].strip(), validate=True).decode("utf-8"))
     if not isinstance(request, dict) or request.get("v") != 1 or not isinstance(request.get("ops"), list):
         raise ValueError('request must be {"v": 1, "ops": [...]}')
@@ -60,7 +62,7 @@ def _decode_stdin(stdin: bytes) -> tuple[str, dict[str, Any]]:
 def run_agent(ctx: OpContext, faults: FaultBook, stdin: bytes) -> AgentOutcome:
     try:
         agent, request = _decode_stdin(stdin)
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+    except (ValueError, UnicodeDecodeError, binascii.Error, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         return AgentOutcome(stderr=f"enforcer agent: bad input: {exc}\r\n".encode(), exit_code=2)
     if AGENT_ENTRY_POINT not in agent:
         return AgentOutcome(stderr=clixml_error(

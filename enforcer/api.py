@@ -18,7 +18,7 @@ from . import executor, facts as facts_mod
 from .errors import InputError
 from .inventory import load_inventory
 from .model import Cluster, ClusterPlan, Inventory, Plan, Playbook, RunResult
-from .planner import Selection, check_limit, clusters_for, fact_requests, matches, plan_cluster
+from .planner import Selection, check_limit, fact_requests, matches, plan_cluster, selected
 from .playbook import load_playbook, parse_extra_vars, validate_names
 from .transport.pool import Connections
 
@@ -64,17 +64,15 @@ def load(options: Options) -> Loaded:
     check_limit(inventory, options.limit)
     validate_names(playbook, inventory_var_names(inventory) | set(extra_vars))
     selection = Selection(extra_vars, options.limit, set(options.tags), set(options.skip_tags))
-    clusters: list[Cluster] = []
-    for play in playbook.plays:
-        clusters += [c for c in clusters_for(play, inventory, selection) if c not in clusters]
+    plays_of = {c.name: [p for p in playbook.plays if selected(p, c, inventory, selection)] for c in inventory.clusters}
+    clusters = [c for c in inventory.clusters if plays_of[c.name]]
     if not clusters:
         raise InputError(f"no cluster of {inventory.source} matches the plays' hosts "
                          f"({', '.join(p.hosts for p in playbook.plays)})" +
                          (f" and --limit {options.limit!r}" if options.limit else ""), playbook.plays[0].location)
     requests: dict[str, dict[str, Any]] = {}
     for cluster in clusters:
-        requests.update(fact_requests([p for p in playbook.plays if cluster in clusters_for(p, inventory, selection)],
-                                      cluster, selection))
+        requests.update(fact_requests(plays_of[cluster.name], cluster, selection))
     return Loaded(playbook, inventory, selection, clusters, requests, options.forks)
 
 

@@ -51,6 +51,7 @@ class _Reader:
         self.groups: dict[str, _Group] = {}
         self.hosts: dict[str, _Host] = {}
         self._descendants: dict[str, list[str]] = {}  # filled after parsing, when groups no longer change
+        self._memberships: dict[str, set[str]] | None = None  # host -> every group holding it, likewise
 
     def group(self, name: str, body: Any, depth: int, location: str, parent: str | None) -> None:
         if body is None:
@@ -111,10 +112,20 @@ class _Reader:
             self._descendants[name] = list(hosts)
         return self._descendants[name]
 
+    def groups_of(self, host: str) -> set[str]:
+        """Every group holding the host, directly or through its children (computed once for all hosts)."""
+        if self._memberships is None:
+            self._memberships = {}
+            for group in self.groups:
+                for member in self.descendants_hosts(group):
+                    self._memberships.setdefault(member, set()).add(group)
+        return self._memberships.get(host, set())
+
     def merged_vars(self, hosts: list[str]) -> dict[str, Any]:
         """Vars of the groups holding all of `hosts`, in Ansible's order: all, then by depth (then name)."""
         merged: dict[str, Any] = dict(self.groups["all"].vars) if "all" in self.groups else {}
-        groups = {g for g in self.groups if set(hosts) <= set(self.descendants_hosts(g))} - {"all"}
+        holding = set.intersection(*(self.groups_of(h) for h in hosts)) if hosts else set(self.groups)
+        groups = holding - {"all"}
         for group in sorted(groups, key=lambda g: (self.groups[g].depth, g)):
             merged.update(self.groups[group].vars)
         return merged

@@ -45,9 +45,10 @@ def matches(pattern: str, cluster: Cluster, inventory: Inventory) -> bool:
     return False
 
 
-def clusters_for(play: Play, inventory: Inventory, selection: Selection) -> list[Cluster]:
-    return [c for c in inventory.clusters if matches(play.hosts, c, inventory)
-            and (selection.limit is None or matches(selection.limit, c, inventory))]
+def selected(play: Play, cluster: Cluster, inventory: Inventory, selection: Selection) -> bool:
+    """The play's hosts (and --limit, if any) take in the cluster."""
+    return matches(play.hosts, cluster, inventory) and (selection.limit is None
+                                                        or matches(selection.limit, cluster, inventory))
 
 
 def check_limit(inventory: Inventory, limit: str | None) -> None:
@@ -132,7 +133,7 @@ def plan_cluster(playbook: Playbook, cluster: Cluster, inventory: Inventory, fac
     state = State(cluster.name, cluster.node_names, facts)
     builtins = {"nodes": facts, "cluster": cluster_view(cluster, state), "run_id": run_id}
     for play in playbook.plays:
-        if cluster not in clusters_for(play, inventory, selection):
+        if not selected(play, cluster, inventory, selection):
             continue
         registered = Data()
         notified: list[str] = []

@@ -13,6 +13,7 @@ import base64
 import binascii
 import contextlib
 import email.utils
+import functools
 import os
 import selectors
 import socket
@@ -66,12 +67,15 @@ class _NtlmAcceptor:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(_credential_lines(domain, user, password))
 
-    def step(self, ctx: spnego.ContextProxy, token: bytes) -> bytes | None:
+    def step(self, ctx: spnego.ContextProxy | None, token: bytes) -> tuple[spnego.ContextProxy, bytes | None]:
+        """Step `ctx` with the token, or a new context when there is none; raw NTLM skips pyspnego's SPNEGO layer."""
         with self._env_lock:
             previous = os.environ.get("NTLM_USER_FILE")
-            os.environ["NTLM_USER_FILE"] = self.path
+            os.environ["NTLM_USER_FILE"] = self.path  # read when a raw NTLM context is made, and when it steps
             try:
-                return ctx.step(token)
+                if ctx is None or ctx.complete:
+                    ctx = spnego.server(protocol="ntlm" if token.startswith(b"NTLMSSP\0") else "negotiate")
+                return ctx, ctx.step(token)
             finally:
                 if previous is None:
                     os.environ.pop("NTLM_USER_FILE", None)
@@ -222,7 +226,7 @@ class WinRMServer:
             time.sleep(self.latency_s)
         keep_alive = not response.close and headers.get("connection", "").lower() != "close"
         head = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, '')}",
-                "Server: Microsoft-HTTPAPI/2.0", f"Date: {email.utils.formatdate(usegmt=True)}",
+                "Server: Microsoft-HTTPAPI/2.0", f"Date: {_http_date()}",
                 f"Content-Length: {len(response.body)}"]
         head += [f"{k}: {v}" for k, v in response.headers]
         if not keep_alive:
@@ -300,10 +304,8 @@ class WinRMServer:
                 return None
             return _Response(401, headers=[("WWW-Authenticate", 'Basic realm="WSMAN"')])
         if self._ntlm and scheme.lower() in ("negotiate", "ntlm") and token:
-            if conn.ntlm is None or conn.ntlm.complete:
-                conn.ntlm = spnego.server(protocol="negotiate")
             try:
-                out = self._ntlm.step(conn.ntlm, base64.b64decode(token))
+                conn.ntlm, out = self._ntlm.step(conn.ntlm, base64.b64decode(token))
             except (spnego.exceptions.SpnegoError, binascii.Error):
                 conn.ntlm = None
                 return _Response(401, headers=[("WWW-Authenticate", "Negotiate")])
@@ -322,6 +324,15 @@ class WinRMServer:
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
             411: "Length Required", 500: "Internal Server Error"}
+
+
+@functools.lru_cache(maxsize=2)
+def _date_at(second: int) -> str:
+    return email.utils.formatdate(second, usegmt=True)
+
+
+def _http_date() -> str:
+    return _date_at(int(time.time()))
 
 
 def _reset(sock: socket.socket) -> None:

@@ -107,31 +107,44 @@ def _duration_seconds(text: str | None, default: float) -> float:
 
 
 def parse_request(data: bytes) -> Request:
+    """The header fields the WinRS service reads, in one pass over the header (not a path search per field)."""
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise internal_error(f"The request is not well-formed XML: {exc}") from exc
-    header = root.find("s:Header", NS)
+    header = root.find(_HEADER)
     if header is None:
         raise internal_error("The request has no SOAP header.")
+    fields = {child.tag: child for child in header}
 
-    def text(path: str) -> str | None:
-        node = header.find(path, NS)
+    def text(tag: str) -> str | None:
+        node = fields.get(tag)
         return node.text.strip() if node is not None and node.text else None
 
-    selector = header.find("w:SelectorSet/w:Selector[@Name='ShellId']", NS)
-    options = {o.get("Name", ""): (o.text or "") for o in header.findall("w:OptionSet/w:Option", NS)}
-    body = root.find("s:Body", NS)
+    selectors = fields.get(_SELECTOR_SET)
+    shell_id = next((s.text.strip() for s in (selectors if selectors is not None else ())
+                     if s.tag == _SELECTOR and s.get("Name") == "ShellId" and s.text), None)
+    option_set = fields.get(_OPTION_SET)
+    options = {o.get("Name", ""): (o.text or "") for o in (option_set if option_set is not None else ())
+               if o.tag == _OPTION}
+    body = root.find(_BODY)
     return Request(
-        action=text("a:Action") or "",
-        message_id=text("a:MessageID") or "",
-        resource_uri=text("w:ResourceURI") or "",
-        operation_timeout_s=_duration_seconds(text("w:OperationTimeout"), 60.0),
-        max_envelope_size=int(text("w:MaxEnvelopeSize") or 153600),
-        shell_id=selector.text.strip() if selector is not None and selector.text else None,
+        action=text(_ACTION) or "",
+        message_id=text(_MESSAGE_ID) or "",
+        resource_uri=text(_RESOURCE_URI) or "",
+        operation_timeout_s=_duration_seconds(text(_OPERATION_TIMEOUT), 60.0),
+        max_envelope_size=int(text(_MAX_ENVELOPE_SIZE) or 153600),
+        shell_id=shell_id,
         options=options,
         body=body[0] if body is not None and len(body) else None,
     )
+
+
+_HEADER, _BODY = f"{{{NS['s']}}}Header", f"{{{NS['s']}}}Body"
+_ACTION, _MESSAGE_ID = f"{{{NS['a']}}}Action", f"{{{NS['a']}}}MessageID"
+_RESOURCE_URI, _OPERATION_TIMEOUT = f"{{{NS['w']}}}ResourceURI", f"{{{NS['w']}}}OperationTimeout"
+_MAX_ENVELOPE_SIZE, _SELECTOR_SET = f"{{{NS['w']}}}MaxEnvelopeSize", f"{{{NS['w']}}}SelectorSet"
+_SELECTOR, _OPTION_SET, _OPTION = f"{{{NS['w']}}}Selector", f"{{{NS['w']}}}OptionSet", f"{{{NS['w']}}}Option"
 
 
 def _envelope(action: str, relates_to: str, body: str) -> bytes:

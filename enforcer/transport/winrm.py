@@ -29,7 +29,7 @@ from winrm.protocol import Protocol
 
 from ..errors import (AgentError, AuthenticationFailed, NodeUnreachable, TransportError, TransportTimeout,
                       WSManError)
-from . import agent
+from . import agent, envelope
 from .base import AgentOp, OpResult, Transport
 from .lean import LeanTransport
 from .wire import WireError
@@ -73,6 +73,7 @@ class WinRMTransport(Transport):
     # -- connection ----------------------------------------------------------------
     def _connect(self) -> Protocol:
         if self._protocol is None:
+            envelope.use_for_pywinrm()
             spec = self.spec
             auth = {"basic": "basic" if spec.scheme == "http" else "ssl"}.get(spec.auth, spec.auth)
             self._protocol = self._guard(lambda: Protocol(

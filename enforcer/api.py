@@ -76,19 +76,21 @@ def load(options: Options) -> Loaded:
     return Loaded(playbook, inventory, selection, clusters, requests, options.forks)
 
 
-def plan(loaded: Loaded, connections: Connections, run_id: str) -> Plan:
-    gathered, unreachable = facts_mod.gather(loaded.clusters, loaded.fact_requests, connections, loaded.forks)
-    cluster_plans = []
-    for cluster in loaded.clusters:
-        down = {n: unreachable[n] for n in cluster.node_names if n in unreachable}
+def plan(loaded: Loaded, connections: Connections, run_id: str, release: bool = False) -> Plan:
+    """Read every node and plan each cluster as its facts arrive; `release`: close shells once read (plan only)."""
+    planned: dict[str, ClusterPlan] = {}
+    unreachable: dict[str, str] = {}
+    for cluster, node_facts, down in facts_mod.by_cluster(loaded.clusters, loaded.fact_requests, connections,
+                                                          loaded.forks, release):
+        unreachable.update(down)
         if down:
-            cluster_plans.append(ClusterPlan(cluster.name, cluster.node_names, error="unreachable: " + "; ".join(
-                f"{n}: {why}" for n, why in down.items())))
+            planned[cluster.name] = ClusterPlan(cluster.name, cluster.node_names, error="unreachable: " + "; ".join(
+                f"{n}: {down[n]}" for n in cluster.node_names if n in down))
             continue
-        node_facts = {n: gathered[n] for n in cluster.node_names}
-        cluster_plans.append(plan_cluster(loaded.playbook, cluster, loaded.inventory, node_facts,
-                                          loaded.selection, run_id))
-    return Plan(loaded.playbook.source, loaded.inventory.source, cluster_plans, unreachable)
+        planned[cluster.name] = plan_cluster(loaded.playbook, cluster, loaded.inventory,
+                                             {n: node_facts[n] for n in cluster.node_names}, loaded.selection, run_id)
+    ordered = {n: unreachable[n] for c in loaded.clusters for n in c.node_names if n in unreachable}
+    return Plan(loaded.playbook.source, loaded.inventory.source, [planned[c.name] for c in loaded.clusters], ordered)
 
 
 def apply(plan_: Plan, connections: Connections, run_id: str, forks: int,

@@ -59,6 +59,14 @@ def test_healthy_plan_is_one_facts_call_per_node_and_nothing_else(cli_sim, capsy
     assert not changes(sim)
 
 
+def test_a_converged_plan_over_ntlm_is_the_protocol_s_floor_of_seven_requests_per_node(cli_sim):
+    """Negotiate, Authenticate, Create, Command, Send, Receive, Delete: nothing more, and no shell left open."""
+    sim, inventory = cli_sim("healthy", auth="ntlm")
+    assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode"]) == 0
+    assert dict(sim.server.requests) == {"CLU1-A": 7, "CLU1-B": 7}
+    assert [ep.shells.open_shells() for ep in sim.endpoints] == [0, 0]
+
+
 def test_sql_installed_refuses_with_kb_step_8_and_changes_nothing(cli_sim, capsys):
     sim, inventory = cli_sim("sql-installed", auth="ntlm")
     assert main(["apply", REPAIR, "-i", inventory, "--yes"]) == 1

@@ -19,9 +19,10 @@ from ..transport.pool import Connections
 from .common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, ask, emit, interrupts, load, plan_code)
 
 
-def _plan(loaded: api.Loaded, console: Console, connections: Connections, run_id: str) -> Plan:
+def _plan(loaded: api.Loaded, console: Console, connections: Connections, run_id: str,
+          release: bool = False) -> Plan:
     console.info(f"gathering facts from {sum(len(c.nodes) for c in loaded.clusters)} node(s), run {run_id}")
-    return api.plan(loaded, connections, run_id)
+    return api.plan(loaded, connections, run_id, release)
 
 
 def _history(args: argparse.Namespace, console: Console) -> History | None:
@@ -32,7 +33,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     loaded = load(args, console)
     run_id, started = api.new_run_id(), now()
     with Connections(loaded.inventory, loaded.forks) as connections:
-        plan = _plan(loaded, console, connections, run_id)
+        plan = _plan(loaded, console, connections, run_id, release=True)
     save_plan(run_id, plan, console.redact)
     history = _history(args, console)
     if history:

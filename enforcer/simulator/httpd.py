@@ -29,7 +29,7 @@ from typing import BinaryIO
 import spnego
 import spnego.exceptions
 
-from ..transport import sealing
+from .. import sealing
 from . import wsman
 from .faults import Fault, FaultBook
 from .winrs import NodeShells, TransportFault

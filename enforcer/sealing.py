@@ -1,6 +1,7 @@
 """WinRM message encryption over HTTP (MS-WSMV 2.2.9.1.1): an NTLM-sealed SOAP body in a MIME frame.
 
-Both ends of the wire use it: enforcer's HTTP client and the simulator's listener.
+Both ends of the wire use it: enforcer's HTTP client and the simulator's listener. A leaf module
+(spnego and struct only), so the simulator, which never imports the engine, can share it.
 """
 
 from __future__ import annotations

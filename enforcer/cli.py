@@ -13,14 +13,13 @@ Exit codes (Terraform's and Ansible's habits):
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from typing import NoReturn, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from .commands.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_LOCKED
 from .commands.inspect import cmd_facts, cmd_inventory, cmd_validate
-from .commands.records import cmd_history, cmd_report, cmd_restore
 from .commands.run import cmd_apply, cmd_plan
-from .commands.schedule import cmd_schedule
 from .console import Console
 from .errors import EnforcerError, InputError
 from .locks import ClusterLocked
@@ -99,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("-i", "--inventory", help="default: the inventory the run used")
     restore.add_argument("--yes", action="store_true", help="restore without asking")
     _verbosity(restore)
-    restore.set_defaults(run=cmd_restore)
+    restore.set_defaults(run=_later("records", "cmd_restore"))
 
     schedule = commands.add_parser("schedule", help="enforce on a timer: monitor drift, or correct it")
     _run_options(schedule)
@@ -112,21 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--metrics-file", metavar="PATH", help="a Prometheus textfile for node_exporter")
     schedule.add_argument("--print-systemd", action="store_true", help="print a service and timer pair, and exit")
     _verbosity(schedule)
-    schedule.set_defaults(run=cmd_schedule)
+    schedule.set_defaults(run=_later("schedule", "cmd_schedule"))
 
     history = commands.add_parser("history", help="runs recorded in the history, oldest first")
     history.add_argument("--cluster", metavar="C")
     history.add_argument("--since", metavar="T", help="an ISO date/time, or a duration back from now: 24h, 7d")
     history.add_argument("--format", choices=("text", "json"), default="text")
     _verbosity(history)
-    history.set_defaults(run=cmd_history)
+    history.set_defaults(run=_later("records", "cmd_history"))
 
     report = commands.add_parser("report", help="a saved plan or run as HTML, Markdown or JSON")
     report.add_argument("run_id", metavar="RUN_ID")
     report.add_argument("--format", choices=("html", "markdown", "json"), default="html")
     report.add_argument("--out", metavar="FILE", help="write there instead of stdout")
     _verbosity(report)
-    report.set_defaults(run=cmd_report)
+    report.set_defaults(run=_later("records", "cmd_report"))
 
     demo = commands.add_parser("demo", help="the whole story against a broken simulated cluster, in-process")
     _verbosity(demo)
@@ -137,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- commands ---------------------------------------------------------------------------
+def _later(module: str, name: str) -> Callable[[argparse.Namespace, Console], int]:
+    """A command imported when it runs: `plan` need not load the scheduler, croniter or the history reader."""
+    def run(args: argparse.Namespace, console: Console) -> int:
+        command: Callable[[argparse.Namespace, Console], int] = getattr(
+            importlib.import_module(f".commands.{module}", __package__), name)
+        return command(args, console)
+    return run
+
+
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from .demo import run_demo
 

@@ -14,7 +14,7 @@ import threading
 import pytest
 from winrm.protocol import Protocol
 
-from enforcer.transport.lean import LeanTransport
+from enforcer.transport.lean import LeanTransport, _proxies
 from enforcer.transport.wire import HttpWire, Unauthorized, _read_response
 
 
@@ -96,11 +96,13 @@ def test_a_truncated_answer_is_a_connection_reset():
 
 @pytest.mark.parametrize("env,lean", [({}, True), ({"HTTP_PROXY": "http://proxy.example:3128"}, False),
                                       ({"HTTP_PROXY": "http://proxy.example:3128", "NO_PROXY": "10.0.0.5"}, True)])
-def test_a_proxy_in_the_environment_sends_requests_through_requests(monkeypatch, env, lean):
+def test_a_proxy_in_the_environment_sends_requests_through_requests(monkeypatch, request, env, lean):
     for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    _proxies.cache_clear()  # read once per process; this test changes the process's environment
+    request.addfinalizer(_proxies.cache_clear)
     protocol = Protocol("http://10.0.0.5:5985/wsman", transport="ntlm", username="u", password="p")
     protocol.transport.__class__ = LeanTransport
     assert (protocol.transport._lean_wire() is not None) is lean

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import gzip
 import json
 import sys
@@ -52,11 +53,17 @@ def _decode_stdin(stdin: bytes) -> tuple[str, dict[str, Any]]:
     lines = stdin.decode("ascii").split("\n")
     if len(lines) < 2:
         raise ValueError("expected two base64 lines on stdin (agent, request)")
-    agent = gzip.decompress(base64.b64decode(lines[0].strip(), validate=True)).decode("utf-8")
+    agent = _unpacked(lines[0].strip())
     request = json.loads(base64.b64decode(lines[1].strip(), validate=True).decode("utf-8"))
     if not isinstance(request, dict) or request.get("v") != 1 or not isinstance(request.get("ops"), list):
         raise ValueError('request must be {"v": 1, "ops": [...]}')
     return agent, request
+
+
+@functools.lru_cache(maxsize=4)
+def _unpacked(line: str) -> str:
+    """The agent from its stdin line; every node gets the same few, so each is decoded once."""
+    return gzip.decompress(base64.b64decode(line, validate=True)).decode("utf-8")
 
 
 def run_agent(ctx: OpContext, faults: FaultBook, stdin: bytes) -> AgentOutcome:

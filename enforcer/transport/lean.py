@@ -8,6 +8,7 @@ faults) stays pywinrm's own. Figures: bench/PROFILE.md.
 
 from __future__ import annotations
 
+import functools
 import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,9 +83,15 @@ class LeanTransport(winrm.transport.Transport):
 
 def _proxied(endpoint: str) -> bool:
     """True when the environment names an HTTP proxy for the endpoint (pywinrm's requests would use it)."""
-    proxies = urllib.request.getproxies()
+    proxies = _proxies()
     return bool(proxies.get("http") or proxies.get("all")) and not urllib.request.proxy_bypass(
         urlsplit(endpoint).hostname or "")
+
+
+@functools.lru_cache(maxsize=1)
+def _proxies() -> dict[str, str]:
+    """The system's proxies, read once per process: urllib walks the whole environment (~0.1 ms) per call."""
+    return urllib.request.getproxies()
 
 
 def _settle_environment(session: requests.Session) -> None:
@@ -96,5 +103,5 @@ def _settle_environment(session: requests.Session) -> None:
     session without auth. With no proxy configured and auth set, neither can
     change a request, so the session stops asking.
     """
-    if session.trust_env and session.auth is not None and not urllib.request.getproxies():
+    if session.trust_env and session.auth is not None and not _proxies():
         session.trust_env = False

@@ -8,9 +8,23 @@ protocol (WS-Management, the agent bootstrap and its JSON ops) joins them.
         sim.endpoints[0].url, sim.user, sim.password, sim.journal.records()
 """
 
-from .faults import Fault, FaultSpecError, parse_fault
-from .scenarios import ScenarioError, available as available_scenarios
-from .server import AUTH_MODES, PASSWORD_ENV, Simulation, simulate
+from importlib import import_module
+from typing import Any
 
-__all__ = ["AUTH_MODES", "PASSWORD_ENV", "Fault", "FaultSpecError", "ScenarioError", "Simulation",
-           "available_scenarios", "parse_fault", "simulate"]
+AUTH_MODES = ("ntlm", "basic-https", "basic-http")
+PASSWORD_ENV = "ENFORCER_PASSWORD"
+
+# Loaded on first use (PEP 562): `enforcer plan` builds the `enforcer sim` flags without importing the simulator.
+_LAZY = {"Fault": ("faults", "Fault"), "FaultSpecError": ("faults", "FaultSpecError"),
+         "parse_fault": ("faults", "parse_fault"), "ScenarioError": ("scenarios", "ScenarioError"),
+         "available_scenarios": ("scenarios", "available"), "Simulation": ("server", "Simulation"),
+         "simulate": ("server", "simulate")}
+
+__all__ = ["AUTH_MODES", "PASSWORD_ENV", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    return getattr(import_module(f".{module}", __name__), attribute)

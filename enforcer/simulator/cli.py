@@ -14,9 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .faults import FaultSpecError
-from .scenarios import ScenarioError
-from .server import AUTH_MODES, PASSWORD_ENV, Simulation
+from . import AUTH_MODES, PASSWORD_ENV
 
 EXIT_OK, EXIT_INVALID = 0, 4
 
@@ -57,6 +55,10 @@ def _state_dir() -> Path:
 
 
 def run_sim(args: argparse.Namespace, console: Any = None) -> int:
+    from .faults import FaultSpecError
+    from .scenarios import ScenarioError
+    from .server import Simulation
+
     password = args.password or os.environ.get("ENFORCER_SIM_PASSWORD")
     try:
         sim = Simulation(args.scenario, clusters=args.clusters, nodes=args.nodes, auth=args.auth, user=args.user,

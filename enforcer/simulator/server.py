@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import yaml
 
-from . import scenarios
+from . import AUTH_MODES, PASSWORD_ENV, scenarios
 from .control import ControlServer
 from .drift import apply_drift
 from .faults import FaultBook, parse_fault
@@ -28,8 +28,6 @@ from .ops import OPS, OpContext
 from .tls import make_server_context
 from .winrs import NodeShells
 
-AUTH_MODES = ("ntlm", "basic-https", "basic-http")
-PASSWORD_ENV = "ENFORCER_PASSWORD"
 
 
 class Simulation:

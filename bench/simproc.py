@@ -20,21 +20,26 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 PASSWORD = "Bench-Passw0rd-6"
 
 
 class SimProcess:
     def __init__(self, scenario: str = "healthy", *, clusters: int = 1, nodes: int = 2, auth: str = "ntlm",
                  latency_ms: float = 20.0, time_scale: float | None = None, workdir: str | None = None,
-                 prefix: tuple[str, ...] = ()) -> None:
+                 prefix: tuple[str, ...] = (), first_cluster: int = 1) -> None:
         """`prefix` goes before the interpreter (e.g. a profiler)."""
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="enforcer-bench-"))
-        self.inventory = str(self.workdir / f"inventory-{scenario}-{clusters}.yml")
-        self.env = {**os.environ, "ENFORCER_SIM_PASSWORD": PASSWORD, "ENFORCER_PASSWORD": PASSWORD,
+        self.inventory = str(self.workdir / f"inventory-{scenario}-{first_cluster}-{clusters}.yml")
+        # enforcer runs as installed: with its bytecode cached, as pip leaves it. A sandbox that sets
+        # PYTHONDONTWRITEBYTECODE would have every run compile enforcer's modules again (~80 ms).
+        self.env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+                    "ENFORCER_SIM_PASSWORD": PASSWORD, "ENFORCER_PASSWORD": PASSWORD,
                     "ENFORCER_STATE_DIR": str(self.workdir / "state")}
         argv = [*prefix, sys.executable, "-m", "enforcer", "sim", "--scenario", scenario, "--clusters", str(clusters),
                 "--nodes", str(nodes), "--auth", auth, "--latency", f"{latency_ms:g}",
-                "--inventory-out", self.inventory]
+                "--first-cluster", str(first_cluster), "--inventory-out", self.inventory]
         if time_scale is not None:
             argv += ["--time-scale", f"{time_scale:g}"]
         self.scenario, self.clusters, self.latency_ms = scenario, clusters, latency_ms
@@ -89,6 +94,53 @@ class SimProcess:
     def __exit__(self, *exc: object) -> None:
         if self.proc.poll() is None:
             self.stop()
+
+
+class SimFleet:
+    """One fleet of clusters served by several `enforcer sim` processes, with one inventory for them all.
+
+    A real fleet is hundreds of machines; one simulator process serving 400
+    nodes on threads under one GIL becomes what a fleet benchmark measures
+    (bench/PROFILE.md). Split by cluster (CLU1..CLUk in the first process, and
+    so on), the simulators keep up, and enforcer is what is measured.
+    """
+
+    def __init__(self, scenario: str = "healthy", *, clusters: int, processes: int, **kwargs: Any) -> None:
+        per = -(-clusters // processes)
+        self.sims: list[SimProcess] = []
+        try:
+            for first in range(1, clusters + 1, per):
+                self.sims.append(SimProcess(scenario, clusters=min(per, clusters - first + 1), first_cluster=first,
+                                            **kwargs))
+        except BaseException:
+            self.close()
+            raise
+        lead = self.sims[0]
+        self.workdir, self.env = lead.workdir, lead.env
+        self.inventory = str(lead.workdir / f"inventory-{scenario}-fleet-{clusters}.yml")
+        merged: dict[str, Any] = {}
+        for sim in self.sims:
+            data = yaml.safe_load(Path(sim.inventory).read_text())
+            merged.setdefault("all", {"vars": data["all"]["vars"], "children": {}})
+            merged["all"]["children"].update(data["all"]["children"])
+        Path(self.inventory).write_text(yaml.safe_dump(merged, sort_keys=False))
+
+    @property
+    def pids(self) -> list[int]:
+        return [sim.proc.pid for sim in self.sims]
+
+    def requests(self) -> dict[str, int]:
+        return {node: count for sim in self.sims for node, count in sim.requests().items()}
+
+    def close(self) -> None:
+        for sim in self.sims:
+            sim.__exit__()
+
+    def __enter__(self) -> "SimFleet":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:

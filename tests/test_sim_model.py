@@ -109,3 +109,14 @@ def test_a_wait_longer_than_its_timeout_times_out():
     with pytest.raises(SimError) as failure:
         cluster.stop_cluster_service(cluster.node("CLU1-A"), timeout_s=1)  # ClusSvc takes 5 s to stop
     assert failure.value.kind == "timeout"
+
+
+def test_simulators_side_by_side_number_their_clusters_apart():
+    """`--first-cluster`: two simulator processes serve one fleet (CLU1-2 and CLU3-4) without clashing."""
+    from enforcer.simulator import simulate
+
+    with simulate("healthy", clusters=2, first_cluster=3, auth="basic-http") as sim:
+        inventory = sim.inventory()["all"]["children"]
+        assert list(inventory) == ["clu3", "clu4"]
+        assert [e.node for e in sim.endpoints] == ["CLU3-A", "CLU3-B", "CLU4-A", "CLU4-B"]
+        assert inventory["clu4"]["hosts"]["CLU4-B"]["ansible_host"] in ("127.1.4.2", "127.0.0.1")

@@ -36,6 +36,8 @@ def add_sim_command(commands: Any) -> None:
                      help="healthy, kb252641-broken, sql-installed, or a scenario .yml file")
     sim.add_argument("--clusters", type=int, default=1, help="number of clusters (default 1)")
     sim.add_argument("--nodes", type=int, default=2, help="nodes per cluster (default 2)")
+    sim.add_argument("--first-cluster", type=int, default=1, metavar="N",
+                     help="number the clusters from N (CLU<N> on 127.1.<N>.x), to run simulators side by side")
     sim.add_argument("--auth", choices=AUTH_MODES, default="ntlm")
     sim.add_argument("--user", default="enforcer")
     sim.add_argument("--password", help="default: $ENFORCER_SIM_PASSWORD, else generated and printed once")
@@ -63,7 +65,7 @@ def run_sim(args: argparse.Namespace, console: Any = None) -> int:
     try:
         sim = Simulation(args.scenario, clusters=args.clusters, nodes=args.nodes, auth=args.auth, user=args.user,
                          password=password, latency_ms=args.latency, time_scale=args.time_scale, faults=args.fault,
-                         journal_path=args.journal, control_port=args.control_port)
+                         journal_path=args.journal, control_port=args.control_port, first_cluster=args.first_cluster)
     except (ScenarioError, FaultSpecError, ValueError) as exc:
         print(f"enforcer sim: {exc}", file=sys.stderr)
         return EXIT_INVALID

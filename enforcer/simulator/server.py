@@ -34,11 +34,15 @@ class Simulation:
     def __init__(self, scenario: str = "kb252641-broken", *, clusters: int = 1, nodes: int = 2,
                  auth: str = "ntlm", user: str = "enforcer", password: str | None = None, domain: str = "SIMLAB",
                  latency_ms: float = 0.0, time_scale: float = 0.01, faults: list[str] | tuple[str, ...] = (),
-                 journal_path: str | None = None, control_port: int | None = None) -> None:
+                 journal_path: str | None = None, control_port: int | None = None, first_cluster: int = 1) -> None:
+        """`first_cluster`: the number of the first cluster (CLU<n> on 127.1.<n>.x), so simulators side by side
+        (each a process of its own, as a fleet is many machines) serve one fleet without clashing."""
         if auth not in AUTH_MODES:
             raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {auth!r}")
         if not 1 <= clusters <= 1000 or not 2 <= nodes <= 26:
             raise ValueError("clusters must be 1..1000 and nodes 2..26 (a failover cluster has two nodes or more)")
+        if not 1 <= first_cluster <= 1000:
+            raise ValueError("the first cluster's number must be 1..1000")
         self.scenario_name = scenario
         self.auth = auth
         self.user = user
@@ -51,8 +55,9 @@ class Simulation:
             self.add_fault(spec)
         scenario_data = scenarios.load(scenario)
         self.clusters: list[Cluster] = [
-            scenarios.build_cluster(scenario_data, i + 1, nodes, self.clock, self.journal, self.faults)
+            scenarios.build_cluster(scenario_data, first_cluster + i, nodes, self.clock, self.journal, self.faults)
             for i in range(clusters)]
+        self._first = first_cluster
         self._tmp = tempfile.mkdtemp(prefix="enforcer-sim-")
         self.ca_path: str | None = None
         self.endpoints: list[Endpoint] = []
@@ -63,7 +68,8 @@ class Simulation:
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> "Simulation":
-        hosts = [[f"127.1.{ci + 1}.{ni + 1}" for ni in range(len(c.nodes))] for ci, c in enumerate(self.clusters)]
+        hosts = [[f"127.1.{self._first + ci}.{ni + 1}" for ni in range(len(c.nodes))]
+                 for ci, c in enumerate(self.clusters)]
         flat = [h for per_cluster in hosts for h in per_cluster]
         https = self.auth == "basic-https"
         sockets, bound_hosts = _bind_all(flat, 5986 if https else 5985)

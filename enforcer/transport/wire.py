@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import select
 import socket
 import time
 from dataclasses import dataclass
@@ -161,12 +160,21 @@ class HttpWire:
 
 
 def _dropped(sock: socket.socket) -> bool:
-    """True when an idle connection was closed by the server (readable with nothing, or reset)."""
+    """True when an idle connection was closed by the server (end of stream, or reset).
+
+    A non-blocking peek, not select(): select() cannot watch descriptors past
+    1023, which a run with many nodes at once may hold.
+    """
+    timeout = sock.gettimeout()
+    sock.setblocking(False)  # a socket with a timeout would wait for data to peek at
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable) and not sock.recv(1, socket.MSG_PEEK)
+        return not sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return False  # nothing to read: the connection is alive and idle
     except OSError:
         return True
+    finally:
+        sock.settimeout(timeout)
 
 
 def _read_response(rfile: BinaryIO) -> tuple[int, dict[str, str], bytes]:

@@ -67,9 +67,7 @@ def _element(name: Any, value: Any, parts: list[str]) -> None:
     for item in value if isinstance(value, list) else (value,):
         if item is None:
             item = {}
-        elif isinstance(item, bool):
-            item = {"#text": "true" if item else "false"}
-        elif isinstance(item, (str, int, float, bytes)):
+        elif isinstance(item, (str, int, float, bytes)):  # bool is an int; _text writes it as xmltodict does
             item = {"#text": _text(item)}
         elif not isinstance(item, dict):
             raise _Unsupported

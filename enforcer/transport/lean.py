@@ -32,7 +32,6 @@ class LeanTransport(winrm.transport.Transport):
       (about a fifth of requests' CPU per request).
     """
 
-    on_exchange: Exchange | None = None
     _wire: HttpWire | None = None
 
     def send_message(self, message: str | bytes) -> bytes:
@@ -49,11 +48,14 @@ class LeanTransport(winrm.transport.Transport):
 
     def observe(self, on_exchange: Exchange) -> None:
         """Call `on_exchange(status, body bytes, ms)` after every HTTP exchange (for -vvv)."""
-        self.on_exchange = on_exchange
-        if self._lean_wire() is None:
-            def hook(response: requests.Response, **_: Any) -> None:
-                on_exchange(response.status_code, len(response.content), response.elapsed.total_seconds() * 1000)
-            self.build_session().hooks["response"].append(hook)
+        wire = self._lean_wire()
+        if wire is not None:
+            wire.on_exchange = on_exchange
+            return
+
+        def hook(response: requests.Response, **_: Any) -> None:
+            on_exchange(response.status_code, len(response.content), response.elapsed.total_seconds() * 1000)
+        self.build_session().hooks["response"].append(hook)
 
     def close_session(self) -> None:
         if self._wire is not None:
@@ -66,7 +68,7 @@ class LeanTransport(winrm.transport.Transport):
                 and (self.auth_method == "basic" or self.message_encryption != "never") \
                 and not _proxied(self.endpoint):
             self._wire = HttpWire(self.endpoint, self.auth_method, self.username or "", self.password or "",
-                                  self.read_timeout_sec, on_exchange=self.on_exchange)
+                                  self.read_timeout_sec)
         return self._wire
 
     def build_session(self) -> requests.Session:

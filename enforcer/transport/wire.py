@@ -82,14 +82,15 @@ class HttpWire:
             if status == 401:
                 raise Unauthorized("the server rejected the credentials")
             return Answer(status, body)
-        assert self._ntlm is not None
-        status, headers, body = self._exchange(sealing.seal(self._ntlm, message), sealing.CONTENT_TYPE)
+        ntlm = self._ntlm  # kept here: an answer with `Connection: close` ends the connection and its context
+        assert ntlm is not None
+        status, headers, body = self._exchange(sealing.seal(ntlm, message), sealing.CONTENT_TYPE)
         if status == 401:
             self.close()
             raise Unauthorized("the server rejected the credentials")
         if sealing.PROTOCOL in headers.get("content-type", ""):
             try:
-                body = sealing.unseal(self._ntlm, body)
+                body = sealing.unseal(ntlm, body)
             except (ValueError, spnego.exceptions.SpnegoError) as exc:
                 self.close()
                 raise WireError(f"the server's sealed answer does not unseal: {exc}") from None
@@ -121,6 +122,8 @@ class HttpWire:
                             protocol="ntlm", options=spnego.NegotiateOptions.use_ntlm)
         status, headers, _ = self._exchange(b"", _SOAP, "Negotiate " + base64.b64encode(ctx.step() or b"").decode())
         challenge = _negotiate_token(headers.get("www-authenticate", ""))
+        if self._sock is None:
+            raise ConnectionResetError("the server closed the connection in the middle of the NTLM handshake")
         if status != 401 or challenge is None:
             self.close()
             raise Unauthorized(f"the server did not offer NTLM (HTTP {status} to the Negotiate token)")

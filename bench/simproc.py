@@ -25,6 +25,22 @@ import yaml
 PASSWORD = "Bench-Passw0rd-6"
 
 
+def simulator_cpus() -> set[int] | None:
+    """The core the simulators run on: the last one this process may use, when there are two or more.
+
+    The simulated nodes stand for other machines: on a real network their CPU is
+    not the enforcer host's. Here they share its cores, and a simulator process
+    whose threads (one per connection, under one GIL) hop between cores spends
+    about a quarter more CPU on wake-ups and cold caches, taken from enforcer.
+    Kept on one core, the simulators leave the other(s) to enforcer, which is
+    not pinned: it runs as a user would run it (bench/PROFILE.md, finding 15).
+    """
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    usable = sorted(os.sched_getaffinity(0))
+    return {usable[-1]} if len(usable) > 1 else None
+
+
 class SimProcess:
     def __init__(self, scenario: str = "healthy", *, clusters: int = 1, nodes: int = 2, auth: str = "ntlm",
                  latency_ms: float = 20.0, time_scale: float | None = None, workdir: str | None = None,
@@ -47,7 +63,9 @@ class SimProcess:
         self.endpoints: list[tuple[str, str, str]] = []  # (cluster, node, url)
         self.control = ""
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
+        cpus = simulator_cpus()
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
+                                     preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             match = re.match(r"\s+(\S+)\s+(\S+)\s+(https?://\S+/wsman)$", line.rstrip())

@@ -94,3 +94,10 @@ def test_pywinrm_uses_it_once_installed():
     envelope.use_for_pywinrm()
     assert winrm.protocol.xmltodict.unparse is envelope.unparse
     assert winrm.protocol.xmltodict.parse is xmltodict.parse
+
+
+def test_equal_values_of_different_types_are_written_apart():
+    """True == 1 == 1.0 as dict keys; the writer's attribute cache must still write each its own way."""
+    for value in (True, 1, 1.0, "1", False, 0):
+        document = {"a": {"@v": value, "b": value}}
+        assert envelope.unparse(document) == xmltodict.unparse(document)

@@ -24,6 +24,8 @@ import xmltodict
 _HEADER = '<?xml version="1.0" encoding="utf-8"?>\n'
 _NAME = re.compile(r"[^\s<>/\"'=?!][^\s<>/\"'=]*")  # what xmltodict's _validate_name accepts
 _names: set[str] = set()
+_attributes: dict[tuple[str, type, Any], str] = {}  # keyed by type too: True == 1, but they are written apart
+_ATTRIBUTES_KEPT = 512
 
 
 class _Unsupported(Exception):
@@ -63,35 +65,51 @@ class _XmlToDict:
 
 
 def _element(name: Any, value: Any, parts: list[str]) -> None:
-    _check(name)
-    for item in value if isinstance(value, list) else (value,):
-        if item is None:
-            item = {}
-        elif isinstance(item, (str, int, float, bytes)):  # bool is an int; _text writes it as xmltodict does
-            item = {"#text": _text(item)}
-        elif not isinstance(item, dict):
-            raise _Unsupported
+    if name not in _names:
+        _check(name)
+    for item in value if type(value) is list else (value,):
+        if type(item) is not dict:  # most leaves are text: no dict to walk
+            if item is None:
+                parts.append(f"<{name}></{name}>")
+                continue
+            if not isinstance(item, dict):
+                text = _text(item)  # raises _Unsupported for what is neither text nor a number
+                parts.append(f"<{name}>{_escape(text)}</{name}>" if text else f"<{name}></{name}>")
+                continue
         text = None
-        attrs = []
+        attrs = ""
         children = []
         for key, child in item.items():
-            if key == "#text":
-                text = None if child is None else _text(child)
-            elif not isinstance(key, str) or key == "#comment":
+            if type(key) is not str or key == "#comment":
                 raise _Unsupported
-            elif key.startswith("@"):
-                if key == "@xmlns" and isinstance(child, dict):
-                    raise _Unsupported
-                _check(key[1:])
-                attrs.append(f" {key[1:]}={_quoted('' if child is None else _text(child))}")
-            elif not (isinstance(child, list) and not child):
+            if key.startswith("@"):
+                attrs += _attribute(key, child)
+            elif key == "#text":
+                text = None if child is None else _text(child)
+            elif not (type(child) is list and not child):
                 children.append((key, child))
-        parts.append(f"<{name}{''.join(attrs)}>")
+        parts.append(f"<{name}{attrs}>")
         for key, child in children:
             _element(key, child, parts)
         if text:
             parts.append(_escape(text))
         parts.append(f"</{name}>")
+
+
+def _attribute(key: str, value: Any) -> str:
+    """` name="value"`, from a cache: pywinrm's namespace and option attributes repeat in every message."""
+    try:
+        return _attributes[key, type(value), value]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable: a namespace map or a list, which xmltodict writes (or refuses) its own way
+        raise _Unsupported from None
+    _check(key[1:])
+    written = f" {key[1:]}={_quoted('' if value is None else _text(value))}"
+    if len(_attributes) >= _ATTRIBUTES_KEPT:
+        _attributes.clear()  # unique values (message ids) would otherwise grow it without end
+    _attributes[key, type(value), value] = written
+    return written
 
 
 def _check(name: Any) -> None:

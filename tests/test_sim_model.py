@@ -120,3 +120,15 @@ def test_simulators_side_by_side_number_their_clusters_apart():
         assert list(inventory) == ["clu3", "clu4"]
         assert [e.node for e in sim.endpoints] == ["CLU3-A", "CLU3-B", "CLU4-A", "CLU4-B"]
         assert inventory["clu4"]["hosts"]["CLU4-B"]["ansible_host"] in ("127.1.4.2", "127.0.0.1")
+
+
+def test_clusters_past_255_get_addresses_of_their_own():
+    """CLU255 and CLU256 sit on 127.1.255.x and 127.2.0.x: every node keeps its own address on the WinRM port."""
+    from enforcer.simulator import simulate
+
+    with simulate("healthy", clusters=2, first_cluster=255, auth="basic-http") as sim:
+        hosts = {e.node: e.host for e in sim.endpoints}
+        if set(hosts.values()) == {"127.0.0.1"}:
+            pytest.skip("this machine cannot bind 127.x addresses: the simulator fell back to ports on 127.0.0.1")
+        assert hosts == {"CLU255-A": "127.1.255.1", "CLU255-B": "127.1.255.2",
+                         "CLU256-A": "127.2.0.1", "CLU256-B": "127.2.0.2"}

@@ -68,8 +68,7 @@ class Simulation:
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> "Simulation":
-        hosts = [[f"127.1.{self._first + ci}.{ni + 1}" for ni in range(len(c.nodes))]
-                 for ci, c in enumerate(self.clusters)]
+        hosts = [[_address(self._first + ci, ni) for ni in range(len(c.nodes))] for ci, c in enumerate(self.clusters)]
         flat = [h for per_cluster in hosts for h in per_cluster]
         https = self.auth == "basic-https"
         sockets, bound_hosts = _bind_all(flat, 5986 if https else 5985)
@@ -154,6 +153,11 @@ class Simulation:
                   f"# The password is read from ${PASSWORD_ENV}; it is never stored here.\n")
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(header + yaml.safe_dump(inventory, sort_keys=False))
+
+
+def _address(cluster_number: int, node_index: int) -> str:
+    """CLU<n>'s node i on 127.1.<n>.<i+1>; past cluster 255 the next octet carries on (CLU256 on 127.2.0.x)."""
+    return f"127.{1 + cluster_number // 256}.{cluster_number % 256}.{node_index + 1}"
 
 
 def _bind_all(hosts: list[str], preferred_port: int) -> tuple[list[socket.socket], list[str]]:

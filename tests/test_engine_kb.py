@@ -67,6 +67,16 @@ def test_a_converged_plan_over_ntlm_is_the_protocol_s_floor_of_seven_requests_pe
     assert [ep.shells.open_shells() for ep in sim.endpoints] == [0, 0]
 
 
+def test_a_sealed_answer_that_closes_the_connection_is_read_and_the_next_request_authenticates_again(cli_sim):
+    """HTTP.sys may end a keep-alive connection with any answer: the answer is unsealed with the context it was
+    sealed under, and the next request opens a connection and runs the NTLM handshake again (2 requests)."""
+    sim, inventory = cli_sim("healthy", auth="ntlm")
+    sim.add_fault("node=CLU1-A,on=any,kind=close,count=3")  # the answers to Create, Command and Send
+    assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode"]) == 0
+    assert dict(sim.server.requests) == {"CLU1-A": 7 + 3 * 2, "CLU1-B": 7}
+    assert [ep.shells.open_shells() for ep in sim.endpoints] == [0, 0]
+
+
 def test_sql_installed_refuses_with_kb_step_8_and_changes_nothing(cli_sim, capsys):
     sim, inventory = cli_sim("sql-installed", auth="ntlm")
     assert main(["apply", REPAIR, "-i", inventory, "--yes"]) == 1

@@ -18,6 +18,7 @@ from enforcer.simulator.stores import FileSystem, Registry, norm_key, norm_path
     ("node=*,on=any,kind=slow,ms=250", ("*", "any", "slow", None, 250)),
     ("node=A,on=service:ClusSvc:start,kind=fail,count=2", ("A", "service:ClusSvc:start", "fail", 2, 0)),
     ("node=A, on=group:MSDTC:online, kind=fail", ("A", "group:MSDTC:online", "fail", None, 0)),
+    ("node=A,on=any,kind=close,count=1", ("A", "any", "close", 1, 0)),
 ])
 def test_fault_specs_parse(spec, expected):
     f = parse_fault(spec, frozenset(OPS))
@@ -27,7 +28,7 @@ def test_fault_specs_parse(spec, expected):
 @pytest.mark.parametrize("spec,message", [
     ("node=A,on=any", "missing kind="), ("node=A,on=any,kind=melt", "kind must be one of"),
     ("node=A,on=service:X:restart,kind=fail", "on= must be"), ("node=A,on=registry.frob,kind=fail", "on= must be"),
-    ("node=A,on=any,kind=slow", "needs ms="),
+    ("node=A,on=any,kind=slow", "needs ms="), ("node=A,on=service:X:stop,kind=close", "needs on=any"),
     ("node=A,on=any,kind=fail,count=0", "count must be >= 1"), ("node=A,on=any,kind=fail,when=now", "unknown"),
     ("node=A,on=any,kind=fail,count=x", "whole numbers"), ("nonsense", "expected key=value"),
 ])

@@ -10,7 +10,8 @@ import re
 import threading
 from dataclasses import asdict, dataclass
 
-KINDS = ("refuse", "http500", "wsman", "hang", "fail", "slow")
+KINDS = ("refuse", "http500", "wsman", "hang", "fail", "slow", "close")
+REQUEST_KINDS = tuple(k for k in KINDS if k != "close")  # what a request meets as it arrives
 _TARGET = re.compile(r"^(any|service:[^:]+:(start|stop)|group:[^:]+:online)$", re.I)
 
 
@@ -57,6 +58,8 @@ def parse_fault(spec: str, ops: frozenset[str] = frozenset()) -> Fault:
         raise FaultSpecError(f"fault {spec!r}: count and ms must be whole numbers") from exc
     if (count is not None and count < 1) or ms < 0:
         raise FaultSpecError(f"fault {spec!r}: count must be >= 1 and ms >= 0")
+    if kind == "close" and fields["on"].lower() != "any":
+        raise FaultSpecError(f"fault {spec!r}: kind=close ends an HTTP connection, so it needs on=any")
     if kind == "slow" and not ms:
         raise FaultSpecError(f"fault {spec!r}: kind=slow needs ms=")
     return Fault(node=fields["node"], on=fields["on"], kind=kind, count=count, ms=ms)

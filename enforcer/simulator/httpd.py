@@ -31,7 +31,7 @@ import spnego.exceptions
 
 from .. import sealing
 from . import wsman
-from .faults import Fault, FaultBook
+from .faults import REQUEST_KINDS, Fault, FaultBook
 from .winrs import NodeShells, TransportFault
 
 _MAX_BODY = 16 * 1024 * 1024
@@ -211,7 +211,7 @@ class WinRMServer:
         """Answer one request; False ends the connection."""
         node = conn.endpoint.node
         self.requests[node] += 1
-        fault = self.faults.take(node, "any")
+        fault = self.faults.take(node, "any", REQUEST_KINDS)
         if fault and fault.kind == "refuse":
             _reset(conn.sock)
             return False
@@ -256,9 +256,11 @@ class WinRMServer:
             return _Response(500, b"Internal Server Error (injected fault)",
                              [("Content-Type", "text/plain")])
         status, soap = self._dispatch(conn, body, fault)
+        # HTTP.sys ends a connection between messages, never inside a handshake: after the answer to a SOAP request
+        close = self.faults.take(conn.endpoint.node, "any", ("close",)) is not None
         if conn.ntlm is not None:
-            return _Response(status, sealing.seal(conn.ntlm, soap), [("Content-Type", sealing.CONTENT_TYPE)])
-        return _Response(status, soap, [("Content-Type", "application/soap+xml;charset=UTF-8")])
+            return _Response(status, sealing.seal(conn.ntlm, soap), [("Content-Type", sealing.CONTENT_TYPE)], close)
+        return _Response(status, soap, [("Content-Type", "application/soap+xml;charset=UTF-8")], close)
 
     def _dispatch(self, conn: _Connection, body: bytes, fault: Fault | None) -> tuple[int, bytes]:
         shells = conn.endpoint.shells

@@ -3,7 +3,9 @@
 Every figure is measured in this one run, against simulated clusters served by
 `enforcer sim` in a process of its own (so the simulator's CPU is never
 counted as enforcer's), with 20 ms injected per HTTP request, NTLM with
-message encryption (the default), traffic on 127.0.0.0/8 only.
+message encryption (the default), traffic on 127.0.0.0/8 only. The simulators
+run on the machine's last core, standing for the other machines a real fleet's
+nodes are; enforcer runs unpinned, as a user runs it (simproc.simulator_cpus).
 
 1. Converged plan of playbooks/msdtc_cluster_repair.yml on one healthy
    2-node cluster: wall time and HTTP requests per node,
@@ -57,7 +59,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-from simproc import PASSWORD, SimFleet, SimProcess, delta  # noqa: E402
+from simproc import PASSWORD, SimFleet, SimProcess, delta, simulator_cpus  # noqa: E402
 
 LATENCY_MS = 20.0
 PLAYBOOK = str(ROOT / "playbooks" / "msdtc_cluster_repair.yml")
@@ -432,8 +434,9 @@ Notes
   is weighed against durations 20x shorter. The round trips on the chain are counted by running the same apply
   with no injected latency: (wall at 20 ms - wall at 0 ms) / 20 ms. enforcer makes one agent call per change
   (Command, Send, Receive, and the previous call's Signal: 4 requests), by design.
-- Fleet: enforcer runs as its own process (peak RSS from wait4); 'sim N%' is the simulator process's CPU over
-  the run's wall time (100% = one core busy: the simulator would be the bottleneck).
+- Fleet: enforcer runs as its own process (peak RSS from wait4); 'sim N%' is the simulator processes' CPU over
+  the run's wall time (100% = one core busy: the simulator would be the bottleneck). The simulators are kept on
+  the last core{'' if simulator_cpus() is None else f' (CPU {min(simulator_cpus() or {0})})'}; enforcer may use every core.
 """
 
 
@@ -441,7 +444,8 @@ def main() -> None:
     started = time.perf_counter()
     sizes = tuple(int(s) for s in os.environ.get("BENCH_FLEET", "").split(",") if s) or FLEET_SIZES
     results: dict[str, Any] = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                               "latency_ms": LATENCY_MS, "cpus": os.cpu_count()}
+                               "latency_ms": LATENCY_MS, "cpus": os.cpu_count(),
+                               "simulator_cpus": sorted(simulator_cpus() or ())}
     results["converged_plan"] = converged_plan()
     results["kb_apply"] = [{**kb_apply(1.0), "target": True}, {**kb_apply(0.05, decompose=True), "target": False}]
     results["fleet"] = fleet(sizes)

@@ -52,7 +52,10 @@ class _OneShotServer:
             self.closed.release()
 
 
-def test_a_connection_the_server_closed_while_idle_is_reopened_not_failed():
+@pytest.mark.parametrize("has_poll", [True, False], ids=["poll", "select-as-on-windows"])
+def test_a_connection_the_server_closed_while_idle_is_reopened_not_failed(monkeypatch, has_poll):
+    if not has_poll:
+        monkeypatch.delattr("select.poll")
     server = _OneShotServer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     wire = HttpWire(server.url, "basic", "u", "p", timeout_s=5)
     assert wire.post(b"<a/>").body == b"ok"

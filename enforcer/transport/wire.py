@@ -169,8 +169,12 @@ def _dropped(sock: socket.socket) -> bool:
     One poll() with no wait: a single system call, so a single release of the
     GIL, where a non-blocking peek costs three (two mode switches and the
     recv), each a chance for 50 waiting threads to hand the GIL around. Not
-    select(), which cannot watch descriptors past 1023.
+    select() where poll() exists: on POSIX select() cannot watch descriptors
+    past 1023. Windows has no poll(), and its select() takes sockets by handle
+    with no such limit.
     """
+    if not hasattr(select, "poll"):
+        return bool(select.select([sock], [], [], 0)[0])
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))

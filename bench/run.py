@@ -65,6 +65,7 @@ LATENCY_MS = 20.0
 PLAYBOOK = str(ROOT / "playbooks" / "msdtc_cluster_repair.yml")
 FLEET_SIZES = (1, 10, 50, 200)
 FLEET_FORKS = (1, 50)
+SIMULATOR_CPUS = simulator_cpus()  # where every simulator of this run is kept (simproc.simulator_cpus)
 CLUSTERS_PER_SIMULATOR = 100  # a fleet larger than this is served by several simulator processes (simproc.SimFleet)
 
 # The floor of one node's converged plan, NTLM over HTTP with message encryption:
@@ -436,7 +437,7 @@ Notes
   (Command, Send, Receive, and the previous call's Signal: 4 requests), by design.
 - Fleet: enforcer runs as its own process (peak RSS from wait4); 'sim N%' is the simulator processes' CPU over
   the run's wall time (100% = one core busy: the simulator would be the bottleneck). The simulators are kept on
-  the last core{'' if simulator_cpus() is None else f' (CPU {min(simulator_cpus() or {0})})'}; enforcer may use every core.
+  the last core{f' (CPU {min(SIMULATOR_CPUS)})' if SIMULATOR_CPUS else ''}; enforcer may use every core.
 """
 
 
@@ -445,7 +446,7 @@ def main() -> None:
     sizes = tuple(int(s) for s in os.environ.get("BENCH_FLEET", "").split(",") if s) or FLEET_SIZES
     results: dict[str, Any] = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                                "latency_ms": LATENCY_MS, "cpus": os.cpu_count(),
-                               "simulator_cpus": sorted(simulator_cpus() or ())}
+                               "simulator_cpus": sorted(SIMULATOR_CPUS or ())}
     results["converged_plan"] = converged_plan()
     results["kb_apply"] = [{**kb_apply(1.0), "target": True}, {**kb_apply(0.05, decompose=True), "target": False}]
     results["fleet"] = fleet(sizes)

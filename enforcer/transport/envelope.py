@@ -68,14 +68,13 @@ def _element(name: Any, value: Any, parts: list[str]) -> None:
     if name not in _names:
         _check(name)
     for item in value if type(value) is list else (value,):
-        if type(item) is not dict:  # most leaves are text: no dict to walk
-            if item is None:
-                parts.append(f"<{name}></{name}>")
-                continue
-            if not isinstance(item, dict):
-                text = _text(item)  # raises _Unsupported for what is neither text nor a number
-                parts.append(f"<{name}>{_escape(text)}</{name}>" if text else f"<{name}></{name}>")
-                continue
+        if item is None:
+            parts.append(f"<{name}></{name}>")
+            continue
+        if not isinstance(item, dict):  # most leaves are text: no dict to walk
+            text = _text(item)  # raises _Unsupported for what is neither text nor a number
+            parts.append(f"<{name}>{_escape(text)}</{name}>" if text else f"<{name}></{name}>")
+            continue
         text = None
         attrs = ""
         children = []
@@ -104,7 +103,8 @@ def _attribute(key: str, value: Any) -> str:
         pass
     except TypeError:  # unhashable: a namespace map or a list, which xmltodict writes (or refuses) its own way
         raise _Unsupported from None
-    _check(key[1:])
+    if key[1:] not in _names:
+        _check(key[1:])
     written = f" {key[1:]}={_quoted('' if value is None else _text(value))}"
     if len(_attributes) >= _ATTRIBUTES_KEPT:
         _attributes.clear()  # unique values (message ids) would otherwise grow it without end
@@ -113,10 +113,10 @@ def _attribute(key: str, value: Any) -> str:
 
 
 def _check(name: Any) -> None:
-    if name not in _names:
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise _Unsupported  # xmltodict raises its own ValueError for it
-        _names.add(name)
+    """Validate a name not seen yet (callers test `_names` first: it is on the hot path) and remember it."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise _Unsupported  # xmltodict raises its own ValueError for it
+    _names.add(name)
 
 
 def _text(value: Any) -> str:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .model import Cluster, Inventory, Node
+from .model import Cluster, ConnectionSpec, Inventory, Node
+from .transport.pywinrm_compat import library_missing
 from .templating import Scope, is_template, render
-from .transport.winrm import ConnectionSpec
 from .yamlsource import Located, load_yaml, where
 
 TRANSPORTS = ("ntlm", "basic", "kerberos", "credssp", "certificate")
@@ -257,11 +257,7 @@ def _connection(host: _Host, host_vars: dict[str, Any]) -> tuple[ConnectionSpec,
 
 def _require_library(transport: str, host: str, location: str) -> None:
     """Kerberos and CredSSP need optional libraries; say so now rather than failing every node later."""
-    import winrm.transport as available
-
-    missing = {"kerberos": not available.HAVE_KERBEROS, "credssp": not available.HAVE_CREDSSP,
-               "ntlm": not available.HAVE_NTLM}.get(transport)
-    if missing:
+    if library_missing(transport):
         raise InputError(f"host {host}: ansible_winrm_transport {transport} needs an optional library: "
                          f"pip install 'enforcer[{transport}]'", location)
 

@@ -6,13 +6,45 @@ compared and tested without a node in sight.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
-
-from .transport.winrm import ConnectionSpec
+from urllib.parse import quote
 
 
 # -- inventory ------------------------------------------------------------------
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """How to reach one node, from its `ansible_*` variables."""
+
+    host: str
+    port: int = 5985
+    scheme: str = "http"
+    auth: str = "ntlm"
+    user: str = ""
+    password: str = field(default="", repr=False)
+    cert_validation: bool = True
+    ca_trust_path: str | None = None
+    operation_timeout_s: int = 20
+    read_timeout_s: int = 30
+    cert_pem: str | None = None
+    cert_key_pem: str | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.scheme}://{url_host(self.host)}:{self.port}/wsman"
+
+
+def url_host(host: str) -> str:
+    """A host as a URL writes it: an IPv6 literal in brackets, its zone's `%` escaped (RFC 6874)."""
+    address, _, zone = host.strip("[]").partition("%")
+    try:
+        ipaddress.IPv6Address(address)
+    except ValueError:
+        return host
+    return f"[{address}{'%25' + quote(zone, safe='') if zone else ''}]"
+
+
 @dataclass
 class Node:
     name: str

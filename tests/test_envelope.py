@@ -90,8 +90,10 @@ def test_any_document_is_written_as_xmltodict_writes_it(document):
 def test_pywinrm_uses_it_once_installed():
     import winrm.protocol
 
-    envelope.use_for_pywinrm()
-    envelope.use_for_pywinrm()
+    from enforcer.transport.pywinrm_compat import patched_protocol
+
+    for _ in range(2):
+        patched_protocol(endpoint="http://127.0.0.1:5985/wsman", transport="ntlm", username="u", password="p")
     assert winrm.protocol.xmltodict.unparse is envelope.unparse
     assert winrm.protocol.xmltodict.parse is xmltodict.parse
 
@@ -101,3 +103,15 @@ def test_equal_values_of_different_types_are_written_apart():
     for value in (True, 1, 1.0, "1", False, 0):
         document = {"a": {"@v": value, "b": value}}
         assert envelope.unparse(document) == xmltodict.unparse(document)
+
+
+def test_a_pywinrm_of_another_minor_version_is_refused_by_name(monkeypatch):
+    from enforcer.transport import pywinrm_compat
+
+    monkeypatch.setattr(pywinrm_compat.metadata, "version", lambda name: "0.6.1")
+    pywinrm_compat.check_pywinrm.cache_clear()
+    try:
+        with pytest.raises(pywinrm_compat.UnsupportedLibrary, match=r"pywinrm 0\.5\.x and found pywinrm 0\.6\.1"):
+            pywinrm_compat.patched_protocol(endpoint="http://127.0.0.1:5985/wsman", transport="ntlm")
+    finally:
+        pywinrm_compat.check_pywinrm.cache_clear()

@@ -9,8 +9,8 @@ plan (bench/PROFILE.md). The dicts follow a small convention (`@` attributes,
 checking each distinct name once. Anything else (comments, namespace maps,
 pretty printing, an output stream) goes to xmltodict itself.
 
-`use_for_pywinrm()` points pywinrm's protocol module at it: pywinrm offers no
-other way to choose its serialiser. tests/test_envelope.py compares the output
+`XmlToDict` stands in for the xmltodict module pywinrm's protocol module uses
+(installed by pywinrm_compat.py: pywinrm offers no other way to choose its serialiser). tests/test_envelope.py compares the output
 with xmltodict's for every message pywinrm sends and for generated documents.
 """
 
@@ -47,15 +47,7 @@ def unparse(input_dict: dict[str, Any], output: Any = None, encoding: str = "utf
     return "".join(parts)
 
 
-def use_for_pywinrm() -> None:
-    """Make pywinrm's Protocol serialise its messages with `unparse` (idempotent)."""
-    import winrm.protocol
-
-    if not isinstance(winrm.protocol.xmltodict, _XmlToDict):
-        winrm.protocol.xmltodict = _XmlToDict()
-
-
-class _XmlToDict:
+class XmlToDict:
     """xmltodict as pywinrm's protocol module sees it, with this module's unparse."""
 
     unparse = staticmethod(unparse)

@@ -8,7 +8,8 @@ from typing import Callable
 
 from ..model import Inventory
 from .base import Transport
-from .winrm import ConnectionSpec, WinRMTransport
+from ..model import ConnectionSpec
+from .winrm import WinRMTransport
 
 TransportFactory = Callable[[str, ConnectionSpec], Transport]
 

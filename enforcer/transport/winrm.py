@@ -20,18 +20,17 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import requests
 import winrm.exceptions
-from winrm.protocol import Protocol
 
+from ..model import ConnectionSpec
 from ..errors import (AgentError, AuthenticationFailed, NodeUnreachable, TransportError, TransportTimeout,
                       WSManError)
-from . import agent, envelope
+from . import agent
 from .base import AgentOp, OpResult, Transport
-from .lean import LeanTransport
+from .pywinrm_compat import patched_protocol
 from .wire import WireError
 
 QUOTA_FAULTS = (2150859173, 2150859174)  # max shells / max operations per user: a new shell clears them
@@ -40,49 +39,25 @@ wire_log = logging.getLogger("enforcer.wire")
 ops_log = logging.getLogger("enforcer.ops")
 
 
-@dataclass(frozen=True)
-class ConnectionSpec:
-    """How to reach one node, from its `ansible_*` variables."""
-
-    host: str
-    port: int = 5985
-    scheme: str = "http"
-    auth: str = "ntlm"
-    user: str = ""
-    password: str = field(default="", repr=False)
-    cert_validation: bool = True
-    ca_trust_path: str | None = None
-    operation_timeout_s: int = 20
-    read_timeout_s: int = 30
-    cert_pem: str | None = None
-    cert_key_pem: str | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}/wsman"
-
-
 class WinRMTransport(Transport):
     def __init__(self, node: str, spec: ConnectionSpec) -> None:
         self.node = node
         self.spec = spec
-        self._protocol: Protocol | None = None
+        self._protocol: Any = None  # pywinrm's Protocol
         self._shell_id: str | None = None
         self._unsignalled: str | None = None  # a finished command, signalled before the next one
 
     # -- connection ----------------------------------------------------------------
-    def _connect(self) -> Protocol:
+    def _connect(self) -> Any:
         if self._protocol is None:
-            envelope.use_for_pywinrm()
             spec = self.spec
             auth = {"basic": "basic" if spec.scheme == "http" else "ssl"}.get(spec.auth, spec.auth)
-            self._protocol = self._guard(lambda: Protocol(
-                spec.endpoint, transport=auth, username=spec.user or None, password=spec.password,
+            self._protocol = self._guard(lambda: patched_protocol(
+                endpoint=spec.endpoint, transport=auth, username=spec.user or None, password=spec.password,
                 server_cert_validation="validate" if spec.cert_validation else "ignore",
                 ca_trust_path=spec.ca_trust_path, cert_pem=spec.cert_pem, cert_key_pem=spec.cert_key_pem,
                 operation_timeout_sec=spec.operation_timeout_s, read_timeout_sec=spec.read_timeout_s))
             transport = self._protocol.transport
-            transport.__class__ = LeanTransport  # the same transport, minus the requests above
             if wire_log.isEnabledFor(logging.INFO):
                 self._guard(lambda: transport.observe(self._log_exchange))
         return self._protocol

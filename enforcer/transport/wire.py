@@ -23,18 +23,19 @@ header, so never a credential, into a message.
 from __future__ import annotations
 
 import base64
-import functools
 import select
+import re
 import socket
 import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import spnego
 import spnego.exceptions
 
 from .. import sealing
+from .pywinrm_compat import ntlm_hashes
 
 _SOAP = "application/soap+xml;charset=UTF-8"
 _MAX_BODY = 64 * 1024 * 1024
@@ -64,7 +65,7 @@ class HttpWire:
         parts = urlsplit(endpoint)
         if parts.scheme != "http":
             raise ValueError("HttpWire speaks plain HTTP; HTTPS goes through requests")
-        self.host, self.port = parts.hostname or "", parts.port or 5985
+        self.host, self.port = unquote(parts.hostname or ""), parts.port or 5985  # an IPv6 zone is %25-escaped
         self.path = parts.path or "/wsman"
         self.auth, self.username, self.password = auth, username, password
         self.timeout_s = timeout_s
@@ -72,7 +73,7 @@ class HttpWire:
         self._sock: socket.socket | None = None
         self._rfile: BinaryIO | None = None
         self._ntlm: spnego.ContextProxy | None = None
-        self._head = (f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+        self._head = (f"POST {self.path} HTTP/1.1\r\nHost: {_host_header(parts.netloc)}\r\n"
                       "User-Agent: Python WinRM client\r\nAccept-Encoding: identity\r\nAccept: */*\r\n")
 
     def post(self, message: bytes) -> Answer:
@@ -237,18 +238,13 @@ def _negotiate_token(header: str) -> bytes | None:
     return None
 
 
-@functools.lru_cache(maxsize=16)
-def _ntlm_hashes(password: str) -> tuple[str, str] | None:
-    """The LM and NT one-way functions of a password, computed once per run, not once per node (~1 ms each)."""
-    try:
-        from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
-    except ImportError:
-        return None
-    return lmowfv1(password).hex(), ntowfv1(password).hex()
+def _host_header(netloc: str) -> str:
+    """The Host header names an IPv6 address without its zone, which means nothing to the server (RFC 6874)."""
+    return re.sub(r"%25[^\]]*\]", "]", netloc)
 
 
 def _ntlm_credential(username: str, password: str) -> spnego.Password | spnego.NTLMHash:
-    hashes = _ntlm_hashes(password)
+    hashes = ntlm_hashes(password)
     if hashes is None:
         return spnego.Password(username, password)
     return spnego.NTLMHash(username, lm_hash=hashes[0], nt_hash=hashes[1])

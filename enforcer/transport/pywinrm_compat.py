@@ -1,0 +1,68 @@
+"""Everything enforcer does to pywinrm and pyspnego beyond their public APIs, in one place.
+
+pywinrm offers no hook to choose its XML serialiser or its Transport class,
+and pyspnego no public LM/NT hash function, so enforcer reaches inside them
+(figures for why: bench/PROFILE.md). Each reach is written against one
+pywinrm minor version: `patched_protocol` refuses any other, so an upgrade
+fails with a message naming what to check rather than with a changed
+private attribute half-way through a restart. pyproject.toml pins pywinrm
+below its next minor version for the same reason.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import metadata
+from typing import Any
+
+from ..errors import EnforcerError
+
+WRITTEN_FOR = "0.5"  # pywinrm's minor version whose internals this module patches
+
+
+class UnsupportedLibrary(EnforcerError):
+    """The installed pywinrm is not the version enforcer's patches were written for."""
+
+
+@functools.lru_cache(maxsize=1)
+def check_pywinrm() -> None:
+    version = metadata.version("pywinrm")
+    if version.split(".")[:2] != WRITTEN_FOR.split("."):
+        raise UnsupportedLibrary(f"enforcer's WinRM transport patches pywinrm {WRITTEN_FOR}.x and found pywinrm "
+                                 f"{version}: install 'pywinrm>={WRITTEN_FOR},<0.{int(WRITTEN_FOR[2:]) + 1}'")
+
+
+def patched_protocol(**protocol_args: Any) -> Any:
+    """pywinrm's Protocol, serialising with enforcer's envelope writer and sending through LeanTransport."""
+    check_pywinrm()
+    import winrm.protocol
+
+    from . import envelope
+    from .lean import LeanTransport
+
+    if not isinstance(winrm.protocol.xmltodict, envelope.XmlToDict):
+        winrm.protocol.xmltodict = envelope.XmlToDict()  # the module pywinrm's Protocol serialises with
+    protocol = winrm.protocol.Protocol(**protocol_args)
+    protocol.transport.__class__ = LeanTransport  # the same Transport, minus requests where it is not needed
+    return protocol
+
+
+def library_missing(transport: str) -> bool:
+    """True when pywinrm lacks the optional library an auth transport needs (Kerberos, CredSSP, NTLM)."""
+    import winrm.transport as available
+
+    return {"kerberos": not available.HAVE_KERBEROS, "credssp": not available.HAVE_CREDSSP,
+            "ntlm": not available.HAVE_NTLM}.get(transport, False)
+
+
+@functools.lru_cache(maxsize=16)
+def ntlm_hashes(password: str) -> tuple[str, str] | None:
+    """The LM and NT one-way functions of a password (hex), or None where pyspnego moved them.
+
+    Computed once per run, not once per node (~1 ms each); pyspnego only has them privately.
+    """
+    try:
+        from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+    except ImportError:
+        return None
+    return lmowfv1(password).hex(), ntowfv1(password).hex()

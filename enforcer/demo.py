@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .console import Console
-from .runs import state_dir
+from .statedir import StateDir
 
 PLAYBOOK = Path(__file__).resolve().parents[1] / "playbooks" / "msdtc_cluster_repair.yml"
 
@@ -23,8 +23,8 @@ def run_demo(console: Console) -> int:
     if not PLAYBOOK.exists():
         console.err(f"the demo needs the playbooks of a source checkout; {PLAYBOOK} is missing")
         return 1
-    folder = state_dir() / "demo"
-    folder.mkdir(parents=True, exist_ok=True)
+    state = StateDir()
+    folder = state.demo
     journal = folder / "journal.jsonl"
     journal.unlink(missing_ok=True)
     started = time.monotonic()
@@ -53,14 +53,14 @@ shared disk are leftovers, the MSDTC group is Failed, and event 7024
             console.out(f"(exit code {codes[-1]})")
         restarts = [f"{r['to'].lower().replace('running', 'start').replace('stopped', 'stop')} {r['node']}"
                     for r in sim.journal.records("change") if r["object"] == "service:ClusSvc"]
-    applied = max((p.parent for p in (state_dir() / "runs").glob("*/run.json")), key=lambda p: p.stat().st_mtime)
+    applied = max((p.parent for p in state.runs.glob("*/run.json")), key=lambda p: p.stat().st_mtime)
     html = folder / "report.html"
     report = build_parser().parse_args(["report", applied.name, "--format", "html", "--out", str(html)])
     codes.append(report.run(report, console))
     console.out(f"""
 The simulator's own journal of the cluster service: {', '.join(restarts)}.
 HTML report of the repair (restart swimlane, backups, drift): {html}
-Reports of every run:  {state_dir() / 'runs'}  (enforcer report RUN_ID, enforcer history)
+Reports of every run:  {state.runs}  (enforcer report RUN_ID, enforcer history)
 The simulator journal: {journal}
 Done in {time.monotonic() - started:.1f} s.""")
     return 0 if codes == [2, 0, 0, 0] else 1

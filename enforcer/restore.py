@@ -8,12 +8,12 @@ it is present again.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import EnforcerError, InputError
-from .runs import state_dir
+from .runs import load_record
+from .statedir import StateDir
 from .transport.base import AgentOp
 from .transport.pool import Connections
 
@@ -25,15 +25,9 @@ class Restored:
     message: str
 
 
-def load_backups(run_id: str, only: str | None) -> tuple[str, list[dict[str, Any]]]:
+def load_backups(state: StateDir, run_id: str, only: str | None) -> tuple[str, list[dict[str, Any]]]:
     """(inventory the run used, its backups, filtered by --only)."""
-    path = state_dir() / "runs" / run_id / "run.json"
-    if not path.is_file():
-        raise InputError(f"no run {run_id!r} in {state_dir() / 'runs'} (expected {path})")
-    try:
-        run = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise InputError(f"the report of run {run_id} is not valid JSON: {exc}", str(path)) from None
+    run = load_record(state, run_id, "run")
     backups = [b for c in run["clusters"] for b in c.get("backups", [])]
     if only:
         backups = [b for b in backups if b["path"].lower() == only.lower()]

@@ -24,13 +24,10 @@ from croniter import croniter
 from . import api
 from .errors import EnforcerError, InputError
 from .executor import RunObserver
-from .history import History, now
-from .locks import ClusterLocked, ClusterLocks
-from .metrics import Metrics
+from .lifecycle import Recorder, Run
+from .locks import ClusterLocked
 from .model import Cluster, Plan
 from .resources.base import State
-from .runs import save_plan, save_run, state_dir
-from .transport.pool import Connections
 
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _WINDOW = re.compile(r"^(?:(daily)|(\w{3})(?:-(\w{3}))?)\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$", re.I)
@@ -121,14 +118,13 @@ class Schedule:
 
 
 class Scheduler:
-    def __init__(self, schedule: Schedule, history: History, log: Callable[[str], None],
+    def __init__(self, schedule: Schedule, recorder: Recorder, log: Callable[[str], None],
                  stop: threading.Event, observer: RunObserver | None = None) -> None:
         self.schedule = schedule
-        self.history = history
+        self.recorder = recorder
         self.log = log
         self.stop = stop
         self.observer = observer
-        self.metrics = Metrics(schedule.metrics_file) if schedule.metrics_file else None
 
     def run(self) -> int:
         rounds, due = 0, dt.datetime.now().astimezone()
@@ -159,52 +155,37 @@ class Scheduler:
         return (zlib.crc32(cluster.encode()) % 1000) / 1000 * self.schedule.splay_s
 
     def _run_cluster(self, loaded: api.Loaded, cluster: Cluster) -> None:
-        run_id, started = api.new_run_id(), now()
         only = dataclasses.replace(loaded, clusters=[cluster], fact_requests={
             n: loaded.fact_requests[n] for n in cluster.node_names})
+        run = Run(only, self.schedule.mode, self.recorder)
         try:
-            with ClusterLocks(state_dir() / "locks", [cluster.name], run_id), \
-                    Connections(loaded.inventory, loaded.forks) as connections:
-                self._plan_and_maybe_apply(only, cluster, run_id, started, connections)
+            with run:
+                self._plan_and_maybe_apply(run, cluster)
         except ClusterLocked as exc:
-            self._skip(run_id, loaded, cluster, str(exc))
+            self._skip(run, cluster, str(exc))
         except EnforcerError as exc:
-            self._skip(run_id, loaded, cluster, f"error: {exc}")
+            self._skip(run, cluster, f"error: {exc}")
 
-    def _plan_and_maybe_apply(self, loaded: api.Loaded, cluster: Cluster, run_id: str, started: str,
-                              connections: Connections) -> None:
-        plan = api.plan(loaded, connections, run_id)
+    def _plan_and_maybe_apply(self, run: Run, cluster: Cluster) -> None:
+        plan = run.plan()
         reason = busy_reason(plan, cluster)
         if reason:
-            self._skip(run_id, loaded, cluster, reason)
+            self._skip(run, cluster, reason)
             return
-        save_plan(run_id, plan, self.history.redact)
         window = cluster.vars.get("enforce_window") or next(
-            (p.vars.get("enforce_window") for p in loaded.playbook.plays if p.vars.get("enforce_window")), None)
+            (p.vars.get("enforce_window") for p in run.loaded.playbook.plays if p.vars.get("enforce_window")), None)
         enforce = self.schedule.mode == "enforce" and in_window(window, dt.datetime.now(), cluster.name)
         if not (enforce and plan.changes and not plan.failed):
             mode = "enforce" if enforce else "monitor"
-            self.history.record_plan(run_id, plan, mode, started)
+            run.record_plan(mode)
             self.log(f"{cluster.name}: {mode}: {len(plan.changes)} change(s) pending"
                      + ("" if enforce or self.schedule.mode == "monitor" else " (outside enforce_window)"))
-            self._metrics(cluster.name, run_id)
             return
-        run = api.apply(plan, connections, run_id, loaded.forks, self.observer, self.stop)
-        save_run(run, self.history.redact)
-        self.history.record_run(run, "enforce", started)
-        applied = sum(1 for s in run.clusters[0].steps if s.status == "changed")
+        result = run.apply(self.observer, self.stop)
+        applied = sum(1 for s in result.clusters[0].steps if s.status == "changed")
         self.log(f"{cluster.name}: enforce: {applied} change(s) applied" +
-                 (f"; FAILED: {run.clusters[0].error}" if run.clusters[0].error else ""))
-        self._metrics(cluster.name, run_id)
+                 (f"; FAILED: {result.clusters[0].error}" if result.clusters[0].error else ""))
 
-    def _skip(self, run_id: str, loaded: api.Loaded, cluster: Cluster, reason: str) -> None:
-        self.history.record_skip(run_id, cluster.name, loaded.playbook.source, loaded.inventory.source,
-                                 self.schedule.mode, reason)
+    def _skip(self, run: Run, cluster: Cluster, reason: str) -> None:
+        run.record_skip(cluster.name, reason)
         self.log(f"{cluster.name}: skipped: {reason}")
-        self._metrics(cluster.name, run_id)
-
-    def _metrics(self, cluster: str, run_id: str) -> None:
-        if self.metrics:
-            rows = [r for r in self.history.runs(cluster) if r["id"] == run_id]
-            if rows:
-                self.metrics.update(rows[0])

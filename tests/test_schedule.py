@@ -18,6 +18,7 @@ import pytest
 from enforcer import api
 from enforcer.cli import main
 from enforcer.history import History
+from enforcer.lifecycle import Recorder
 from enforcer.schedule import Cadence, Schedule, Scheduler, in_window
 from enforcer.simulator import PASSWORD_ENV
 
@@ -51,7 +52,7 @@ def test_monitor_records_drift_changes_nothing_and_writes_metrics(start, tmp_pat
 
 def _scheduler(inventory: str, mode: str, tmp_path: Path) -> Scheduler:
     schedule = Schedule(api.Options(REPAIR, inventory), Cadence(every_s=0), mode, max_runs=1)
-    return Scheduler(schedule, History(tmp_path / "state" / "history.db"), lambda line: None, threading.Event())
+    return Scheduler(schedule, Recorder.open(lambda text: text), lambda line: None, threading.Event())
 
 
 def test_enforce_corrects_drift_introduced_between_runs(start, tmp_path):

@@ -6,27 +6,26 @@ import argparse
 import json
 
 from ..console import Console
-from ..errors import InputError
 from ..history import History, parse_since
 from ..inventory import load_inventory
-from ..locks import ClusterLocks
+from ..lifecycle import held
 from ..report.html import render_html
 from ..restore import load_backups, restore
-from ..runs import state_dir
-from ..transport.pool import Connections
+from ..runs import load_record, record_kind
+from ..statedir import StateDir
 from .common import EXIT_FAILED, EXIT_OK, ask, credentials, emit
 
 
 def cmd_restore(args: argparse.Namespace, console: Console) -> int:
-    used, backups = load_backups(args.run_id, args.only)
+    state = StateDir()
+    used, backups = load_backups(state, args.run_id, args.only)
     inventory = load_inventory(args.inventory or used)
     credentials(inventory, console)
     console.out(f"restore of run {args.run_id}: {len(backups)} backup(s)")
     console.out("\n".join(f"  {b['node']}: {b['kind']} {b['path']} <- {b['file']}" for b in backups))
     if not args.yes and not ask(f"Restore {len(backups)} item(s), overwriting what is there now?", console):
         return EXIT_FAILED
-    with ClusterLocks(state_dir() / "locks", [c.name for c in inventory.clusters], f"restore-{args.run_id}"), \
-            Connections(inventory) as connections:
+    with held(inventory, [c.name for c in inventory.clusters], f"restore-{args.run_id}", state) as (_, connections):
         results = restore(backups, connections)
     for result in results:
         console.out(f"{'ok     ' if result.ok else 'FAILED '} {result.backup['node']}: {result.backup['path']}: "
@@ -35,7 +34,7 @@ def cmd_restore(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_history(args: argparse.Namespace, console: Console) -> int:
-    rows = History(state_dir() / "history.db", console.redact).runs(args.cluster, parse_since(args.since)
+    rows = History(StateDir().history_db, console.redact).runs(args.cluster, parse_since(args.since)
                                                                       if args.since else None)
     if args.format == "json":
         console.out(json.dumps(rows, indent=2))
@@ -50,14 +49,13 @@ def cmd_history(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     """A saved plan or run, as JSON or Markdown (as saved) or as one self-contained HTML file."""
-    folder = state_dir() / "runs" / args.run_id
-    if not (folder / "plan.json").is_file():
-        raise InputError(f"no run {args.run_id!r} in {state_dir() / 'runs'}")
-    kind = "run" if (folder / "run.json").is_file() else "plan"
+    state = StateDir()
+    kind = record_kind(state, args.run_id)
+    folder = state.run(args.run_id)
     if args.format == "html":
-        plan_doc = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
-        run_doc = json.loads((folder / "run.json").read_text(encoding="utf-8")) if kind == "run" else None
-        history = History(state_dir() / "history.db", console.redact)
+        plan_doc = load_record(state, args.run_id, "plan")
+        run_doc = load_record(state, args.run_id, "run") if kind == "run" else None
+        history = History(state.history_db, console.redact)
         rendered = render_html(plan_doc, run_doc, {c["name"]: history.runs(c["name"]) for c in plan_doc["clusters"]})
     else:
         rendered = (folder / f"{kind}.{'json' if args.format == 'json' else 'md'}").read_text(encoding="utf-8")

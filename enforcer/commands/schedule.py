@@ -12,8 +12,7 @@ from pathlib import Path
 
 from ..console import Console
 from ..errors import InputError
-from ..history import History
-from ..runs import state_dir
+from ..lifecycle import Recorder
 from ..schedule import Cadence, Schedule, Scheduler, parse_cron, parse_duration
 from .common import EXIT_OK, load, options
 
@@ -41,8 +40,8 @@ def cmd_schedule(args: argparse.Namespace, console: Console) -> int:
             signal.signal(signum, lambda *_: stop.set())
     console.err(f"schedule: {args.mode} {args.playbook} on {args.inventory}, "
                 + (f"every {args.every}" if args.every else f"cron '{args.cron}'") + (f", splay {args.splay}"))
-    history = History(state_dir() / "history.db", console.redact)
-    return Scheduler(schedule, history, console.err, stop).run()
+    recorder = Recorder.open(console.redact, metrics_file=schedule.metrics_file)
+    return Scheduler(schedule, recorder, console.err, stop).run()
 
 
 def systemd_units(args: argparse.Namespace, schedule: Schedule) -> str:

@@ -15,9 +15,9 @@ TransportFactory = Callable[[str, ConnectionSpec], Transport]
 
 
 class Connections:
-    def __init__(self, inventory: Inventory, forks: int = 10, factory: TransportFactory = WinRMTransport) -> None:
+    def __init__(self, inventory: Inventory, forks: int = 10, factory: TransportFactory | None = None) -> None:
         self._specs = {n.name: n.connection for c in inventory.clusters for n in c.nodes}
-        self._factory = factory
+        self._factory = factory or WinRMTransport
         self._open: dict[str, Transport] = {}
         self._lock = threading.Lock()
         self.forks = forks  # how many shells are closed at once, like every other node operation of the run

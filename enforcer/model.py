@@ -97,7 +97,7 @@ class Play:
     tasks: list[Task]
     handlers: list[Task]
     location: str
-    gather: dict[str, Any] = field(default_factory=dict)  # extra facts: registry, paths, services, events
+    gather: dict[str, Any] = field(default_factory=dict)  # extra facts: names of each kind tasks read, events
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .errors import InputError
 from .model import Change, Cluster, ClusterPlan, Inventory, Outcome, Play, Playbook, Task
 from .playbook import check_arg, coerce_arg
-from .resources import RESOURCES, FactNeeds, PlanContext, PlanError, State
+from .resources import FACT_KINDS, RESOURCES, PlanContext, PlanError, State
 from .templating import Data, Scope, TemplateError, evaluate, render
 
 SECRET_VARS = ("ansible_password", "ansible_winrm_password", "ansible_become_password")
@@ -78,22 +78,22 @@ def fact_requests(plays: list[Play], cluster: Cluster, selection: Selection) -> 
     """
     requests = {}
     for node in cluster.node_names:
-        needs = FactNeeds(services={"ClusSvc", "MSDTC"})
+        needs = {name: set(kind.always) for name, kind in FACT_KINDS.items()}
         events: dict[str, Any] | None = None
         for play in plays:
-            gather = play.gather
-            needs.update(FactNeeds(set(gather.get("registry", [])), set(gather.get("paths", [])),
-                                   set(gather.get("services", []))))
-            events = gather.get("events", events)
+            for name in needs:
+                needs[name] |= set(play.gather.get(name, []))
+            events = play.gather.get("events", events)
             scope = Scope(*variable_layers(cluster, node, play, selection), where=play.location)
             for task in play.tasks + play.handlers:
                 resource = RESOURCES[task.type]
                 for item in (_loop_items(task, scope) if resource.needs_args else []):
                     item_scope = scope.child({"item": item}, where=task.location)
-                    needs.update(resource.needs({k: render(task.args[k], item_scope, task.location)
-                                                 for k in resource.needs_args}))
-        request: dict[str, Any] = {"registry": sorted(needs.registry), "paths": sorted(needs.paths),
-                                   "services": sorted(needs.services)}
+                    read = resource.needs({k: render(task.args[k], item_scope, task.location)
+                                           for k in resource.needs_args})
+                    for name, names in read.items():
+                        needs[name] |= names
+        request: dict[str, Any] = {name: sorted(names) for name, names in needs.items()}
         if events:
             request["events"] = _events_request(events)
         requests[node] = request

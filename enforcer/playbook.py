@@ -14,13 +14,13 @@ from typing import Any
 
 from .errors import InputError
 from .model import Play, Playbook, Task
-from .resources import RESOURCES
+from .resources import FACT_KINDS, RESOURCES
 from .templating import is_template, undeclared
 from .yamlsource import load_yaml, parse_yaml, where
 
 PLAY_KEYS = ("name", "hosts", "vars", "vars_files", "gather_facts", "tasks", "handlers")
 TASK_KEYS = ("name", "when", "loop", "tags", "notify", "register")
-GATHER_KEYS = ("registry", "paths", "services", "events")
+GATHER_KEYS = (*sorted(FACT_KINDS), "events")  # each kind of fact the tasks read, and an event query
 # Names every template may read besides variables: gathered facts and where it runs.
 BUILTINS = frozenset({"facts", "nodes", "cluster", "cluster_name", "node_name", "inventory_hostname", "item",
                       "run_id"})

@@ -94,3 +94,29 @@ def test_recovery_starts_what_this_run_stopped_last_stopped_first(done, expected
 
 def test_failover_tour_visits_every_other_node_then_returns():
     assert ordering.failover_tour(["A", "B", "C"], "B") == ["A", "C", "B"]
+
+
+def test_the_facts_call_asks_for_every_kind_the_tasks_read_and_no_other(tmp_path):
+    """Fact kinds come from the resources: each node is asked for the names its tasks read, plus gather_facts."""
+    from enforcer.model import Cluster, ConnectionSpec, Node
+    from enforcer.planner import Selection, fact_requests
+    from enforcer.playbook import load_playbook
+    from enforcer.resources import FACT_KINDS
+
+    playbook = tmp_path / "play.yml"
+    playbook.write_text("""
+- name: reads
+  hosts: all
+  gather_facts: {paths: ['C:\\extra']}
+  tasks:
+    - name: key
+      registry_key: {path: 'HKLM\\Software\\X', state: absent}
+    - name: svc
+      service: {name: Spooler, state: running}
+""")
+    nodes = [Node(n, "CLU1", ConnectionSpec(host=n)) for n in NODES]
+    requests = fact_requests(load_playbook(playbook).plays, Cluster("CLU1", "clu1", nodes), Selection())
+    assert set(FACT_KINDS) == {k.name for r in RESOURCES.values() for k in r.reads} == {"registry", "paths",
+                                                                                          "services"}
+    assert requests["CLU1-A"] == {"registry": ["HKLM\\Software\\X"], "paths": ["C:\\extra"],
+                                  "services": ["ClusSvc", "MSDTC", "Spooler"]}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import marshal
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Sequence
 
 from ..errors import EnforcerError
@@ -46,16 +46,22 @@ class Arg:
     doc: str = ""
 
 
-@dataclass
-class FactNeeds:
-    registry: set[str] = field(default_factory=set)
-    paths: set[str] = field(default_factory=set)
-    services: set[str] = field(default_factory=set)
+@dataclass(frozen=True)
+class FactKind:
+    """A kind of fact the one `facts` call reads by name: its argument lists the names, its answer has the same key.
 
-    def update(self, other: "FactNeeds") -> None:
-        self.registry |= other.registry
-        self.paths |= other.paths
-        self.services |= other.services
+    Resources declare the kinds they read (`Resource.reads`); the planner asks
+    each node for the union of the names every task needs, and a play's
+    `gather_facts` may name more of each kind.
+    """
+
+    name: str
+    always: frozenset[str] = frozenset()  # read on every node whatever the tasks ask
+
+
+REGISTRY = FactKind("registry")
+PATHS = FactKind("paths")
+SERVICES = FactKind("services", frozenset({"ClusSvc", "MSDTC"}))  # what `enforcer facts` shows of every node
 
 
 def cluster_node_names(node_names: list[str], facts: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -150,14 +156,16 @@ class Resource:
     type: ClassVar[str]
     scope: ClassVar[str] = "node"  # "node": once per node; "cluster": once, through one node
     args: ClassVar[dict[str, Arg]] = {}
+    reads: ClassVar[tuple[FactKind, ...]] = ()  # the kinds of fact needs() names
     needs_args: ClassVar[tuple[str, ...]] = ()  # the arguments needs() reads: rendered before facts exist
     summary: ClassVar[str] = ""
 
     def scope_of(self, args: dict[str, Any]) -> str:
         return self.scope
 
-    def needs(self, args: dict[str, Any]) -> FactNeeds:
-        return FactNeeds()
+    def needs(self, args: dict[str, Any]) -> dict[str, set[str]]:
+        """The facts this task reads on a node, by kind (`{"registry": {"HKLM\\..."}}`)."""
+        return {}
 
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
         """Changes to make, or why none are needed; updates ctx.state with the predicted result."""

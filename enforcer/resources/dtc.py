@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import Arg, FactNeeds, PlanContext, Resource, Session, StepError, results_or_raise
+from .base import Arg, REGISTRY, PlanContext, Resource, Session, StepError, results_or_raise
 
 # msdtc -uninstall removes these; they are exported first so nothing is lost.
 DTC_KEYS = ("HKLM\\Software\\Microsoft\\MSDTC", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC")
@@ -24,10 +24,11 @@ class Dtc(Resource):
         "timeout_s": Arg(int, default=900),
     }
 
+    reads = (REGISTRY,)
     needs_args = ("version",)
 
-    def needs(self, args: dict[str, Any]) -> FactNeeds:
-        return FactNeeds(registry=set(DTC_KEYS))
+    def needs(self, args: dict[str, Any]) -> dict[str, set[str]]:
+        return {REGISTRY.name: set(DTC_KEYS)}
 
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
         facts = ctx.state.nodes[node]

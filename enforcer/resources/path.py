@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import Arg, FactNeeds, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
+from .base import Arg, PATHS, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
 
 
 class Path(Resource):
@@ -24,10 +24,11 @@ class Path(Resource):
     def scope_of(self, args: dict[str, Any]) -> str:
         return "cluster" if args.get("location") == "shared_disk" else "node"
 
+    reads = (PATHS,)
     needs_args = ("path",)
 
-    def needs(self, args: dict[str, Any]) -> FactNeeds:
-        return FactNeeds(paths={args["path"]})
+    def needs(self, args: dict[str, Any]) -> dict[str, set[str]]:
+        return {PATHS.name: {args["path"]}}
 
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
         path = args["path"]

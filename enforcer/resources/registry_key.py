@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import Arg, FactNeeds, PlanContext, Resource, Session, StepError, results_or_raise
+from .base import Arg, REGISTRY, PlanContext, Resource, Session, StepError, results_or_raise
 
 
 def _normalise(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -31,10 +31,11 @@ class RegistryKey(Resource):
         "backup": Arg(bool, default=True, doc="export the key to a .reg file before deleting it"),
     }
 
+    reads = (REGISTRY,)
     needs_args = ("path",)
 
-    def needs(self, args: dict[str, Any]) -> FactNeeds:
-        return FactNeeds(registry={args["path"]})
+    def needs(self, args: dict[str, Any]) -> dict[str, set[str]]:
+        return {REGISTRY.name: {args["path"]}}
 
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
         path = args["path"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import Arg, FactNeeds, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
+from .base import Arg, SERVICES, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
 
 
 class Service(Resource):
@@ -18,10 +18,11 @@ class Service(Resource):
         "timeout_s": Arg(int, default=120),
     }
 
+    reads = (SERVICES,)
     needs_args = ("name",)
 
-    def needs(self, args: dict[str, Any]) -> FactNeeds:
-        return FactNeeds(services={args["name"]})
+    def needs(self, args: dict[str, Any]) -> dict[str, set[str]]:
+        return {SERVICES.name: {args["name"]}}
 
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
         name, wanted = args["name"], args["state"].capitalize()

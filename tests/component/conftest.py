@@ -10,6 +10,7 @@ fault acted out over HTTP, the CLI's exit codes) stays in the end-to-end tier.
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -49,12 +50,13 @@ class InProcessSim:
         with self.connections(loaded.forks) as connections:
             return api.plan(loaded, connections, RUN_ID, release=True)
 
-    def apply(self, playbook: str | Path, *extra_vars: str, observer: RunObserver | None = None) -> RunResult:
+    def apply(self, playbook: str | Path, *extra_vars: str, observer: RunObserver | None = None,
+              stop: threading.Event | None = None) -> RunResult:
         """Plan and apply in one set of connections, as `enforcer apply --yes` does."""
         loaded = self.load(playbook, *extra_vars)
         with self.connections(loaded.forks) as connections:
             plan = api.plan(loaded, connections, RUN_ID)
-            return api.apply(plan, connections, RUN_ID, loaded.forks, observer)
+            return api.apply(plan, connections, RUN_ID, loaded.forks, observer, stop)
 
     def ops(self, node: str | None = None) -> list[tuple[str, str]]:
         """(op, outcome) of every op the nodes ran, in order; one node's only when `node` is given."""

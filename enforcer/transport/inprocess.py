@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import Callable, Protocol
 
 from ..errors import NodeUnreachable, TransportError, WSManError
+from ..model import ConnectionSpec
 from .base import AgentTransport
 from .pool import TransportFactory
-from .winrm import ConnectionSpec
 
 WSMAN_INTERNAL_ERROR = 2150858770  # w:InternalError: the WinRM service could not process the request
 

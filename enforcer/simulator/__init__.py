@@ -6,6 +6,8 @@ protocol (WS-Management, the agent bootstrap and its JSON ops) joins them.
     from enforcer.simulator import simulate
     with simulate("kb252641-broken", auth="ntlm") as sim:
         sim.endpoints[0].url, sim.user, sim.password, sim.journal.records()
+
+`simulate(..., serve=False)` opens no port: `sim.op_host` runs the agent's stdin by node name.
 """
 
 from importlib import import_module

@@ -5,6 +5,9 @@ first line, checks that stdin carries an agent that defines the entry point,
 and executes the request's ops against the model. Faults aimed at an op fire
 here, in op order, so ops before the faulted one have run — as they would
 on a real node whose answer was lost.
+
+`OpHost` reaches the same agent by node name with no WinRM in between: the
+far end of the engine's in-process transport, for the component tests.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .faults import Fault, FaultBook
-from .model import SimError
+from .model import Clock, Cluster, SimError
 from .ops import OPS, OpContext
 
 BOOTSTRAP_MARKER = "# enforcer-agent-bootstrap v1"
@@ -95,6 +98,24 @@ def run_agent(ctx: OpContext, faults: FaultBook, stdin: bytes) -> AgentOutcome:
         results.append(result)
     body = json.dumps({"v": 1, "results": results}, ensure_ascii=True, separators=(",", ":"))
     return AgentOutcome(stdout=body.encode("ascii") + b"\r\n")
+
+
+class OpHost:
+    """Every simulated node's agent by node name, and the clock their time passes on.
+
+    A transport fault comes back in the outcome for the caller to act out (over HTTP, httpd.py does).
+    """
+
+    def __init__(self, clusters: list[Cluster], clock: Clock) -> None:
+        self._contexts = {node.name.lower(): OpContext(cluster, node) for cluster in clusters for node in cluster.nodes}
+        self._clock = clock
+
+    def run(self, node: str, stdin: bytes) -> AgentOutcome:
+        ctx = self._contexts[node.lower()]
+        return run_agent(ctx, ctx.cluster.faults, stdin)
+
+    def sleep(self, seconds: float) -> None:
+        self._clock.sleep(seconds)
 
 
 def _run_op(ctx: OpContext, op_id: Any, name: str, args: Any, injected_failure: bool) -> dict[str, Any]:

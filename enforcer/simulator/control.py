@@ -28,7 +28,9 @@ class ControlServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="sim-control", daemon=True)
+        # shutdown() waits for the loop's next poll: a short one, or every simulation's stop would take 0.5 s
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="sim-control", daemon=True)
 
     def start(self) -> None:
         self._thread.start()

@@ -137,6 +137,8 @@ class WinRMServer:
         self._endpoints: list[Endpoint] = []
         self._selector = selectors.DefaultSelector()
         self._stop = threading.Event()
+        self._wake, self._waker = socket.socketpair()  # stop() wakes the acceptor at once: it never polls
+        self._selector.register(self._wake, selectors.EVENT_READ, None)
         self._thread: threading.Thread | None = None
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
@@ -154,12 +156,15 @@ class WinRMServer:
 
     def stop(self) -> None:
         self._stop.set()
+        self._waker.send(b"\0")
         if self._thread:
             self._thread.join(timeout=5)
         for ep in self._endpoints:
             self._selector.unregister(ep.sock)
             ep.sock.close()
         self._selector.close()
+        self._wake.close()
+        self._waker.close()
         with self._conns_lock:
             for conn in list(self._conns):
                 _reset(conn)
@@ -169,8 +174,10 @@ class WinRMServer:
     # -- accepting -------------------------------------------------------------
     def _accept_loop(self) -> None:
         while not self._stop.is_set():
-            for key, _ in self._selector.select(timeout=0.1):
-                endpoint: Endpoint = key.data
+            for key, _ in self._selector.select():
+                endpoint: Endpoint | None = key.data
+                if endpoint is None:
+                    break  # stop()
                 try:
                     conn, addr = endpoint.sock.accept()
                 except (BlockingIOError, OSError):

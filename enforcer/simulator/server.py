@@ -1,9 +1,11 @@
 """A running simulation: clusters from a scenario, one WinRM endpoint per node.
 
-Used three ways: `enforcer sim` serves it until SIGINT/SIGTERM; tests start
+Used four ways: `enforcer sim` serves it until SIGINT/SIGTERM; tests start
 it in-process with `simulate(...)` or the `sim` fixture; `enforcer demo`
-embeds it. Every node gets its own 127.x address on one port where that can
-be bound (5985/5986 first), else its own port on 127.0.0.1.
+embeds it; component tests build it with `simulate(..., serve=False)`, no
+listener at all, and reach its nodes through `op_host`. Every node gets its
+own 127.x address on one port where that can be bound (5985/5986 first),
+else its own port on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, Iterator
 import yaml
 
 from . import AUTH_MODES, PASSWORD_ENV, scenarios
+from .agent_host import OpHost
 from .control import ControlServer
 from .drift import apply_drift
 from .faults import FaultBook, parse_fault
@@ -27,7 +30,6 @@ from .model import Clock, Cluster
 from .ops import OPS, OpContext
 from .tls import make_server_context
 from .winrs import NodeShells
-
 
 
 class Simulation:
@@ -57,6 +59,7 @@ class Simulation:
         self.clusters: list[Cluster] = [
             scenarios.build_cluster(scenario_data, first_cluster + i, nodes, self.clock, self.journal, self.faults)
             for i in range(clusters)]
+        self.op_host = OpHost(self.clusters, self.clock)  # the nodes' agent without HTTP
         self._first = first_cluster
         self._tmp = tempfile.mkdtemp(prefix="enforcer-sim-")
         self.ca_path: str | None = None
@@ -64,16 +67,15 @@ class Simulation:
         self._latency_ms = latency_ms
         self._control_port = control_port
         self.control: ControlServer | None = None
-        self.server: WinRMServer
+        self.server: WinRMServer | None = None
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> "Simulation":
         hosts = [[_address(self._first + ci, ni) for ni in range(len(c.nodes))] for ci, c in enumerate(self.clusters)]
         flat = [h for per_cluster in hosts for h in per_cluster]
-        https = self.auth == "basic-https"
-        sockets, bound_hosts = _bind_all(flat, 5986 if https else 5985)
+        sockets, bound_hosts = _bind_all(flat, self._port)
         tls = None
-        if https:
+        if self.auth == "basic-https":
             tls, self.ca_path = make_server_context(self._tmp, bound_hosts)
         self.server = WinRMServer(self.auth, self.domain, self.user, self.password, self.faults,
                                   self._latency_ms, tls)
@@ -94,7 +96,7 @@ class Simulation:
     def stop(self) -> None:
         if self.control:
             self.control.stop()
-        if getattr(self, "server", None):
+        if self.server:
             self.server.stop()
         self.journal.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
@@ -120,7 +122,7 @@ class Simulation:
 
     def state(self) -> dict[str, Any]:
         return {"scenario": self.scenario_name, "clusters": [c.snapshot() for c in self.clusters],
-                "faults": self.faults.snapshot(), "requests": dict(self.server.requests)}
+                "faults": self.faults.snapshot(), "requests": dict(self.server.requests) if self.server else {}}
 
     def inventory(self) -> dict[str, Any]:
         """An Ansible YAML inventory of the simulated clusters; the password comes from the environment."""
@@ -140,10 +142,21 @@ class Simulation:
         for cluster in self.clusters:
             children[cluster.name.lower()] = {
                 "vars": {"cluster_name": cluster.name},
-                "hosts": {e.node: {"ansible_host": e.host, "ansible_port": e.port}
-                          for e in self.endpoints if e.cluster == cluster.name},
+                "hosts": {node: {"ansible_host": host, "ansible_port": port}
+                          for name, node, host, port in self._addresses() if name == cluster.name},
             }
         return {"all": {"vars": common, "children": children}}
+
+    def _addresses(self) -> list[tuple[str, str, str, int]]:
+        """(cluster, node, host, port) per node: where it is served, or, unserved, where it would be tried first."""
+        if self.server:
+            return [(e.cluster, e.node, e.host, e.port) for e in self.endpoints]
+        return [(c.name, n.name, _address(self._first + ci, ni), self._port)
+                for ci, c in enumerate(self.clusters) for ni, n in enumerate(c.nodes)]
+
+    @property
+    def _port(self) -> int:
+        return 5986 if self.auth == "basic-https" else 5985
 
     def write_inventory(self, path: str, **extra_vars: Any) -> None:
         """Write the inventory; `extra_vars` go to `all.vars` (e.g. shorter WinRM timeouts for a test)."""
@@ -190,10 +203,15 @@ def _listener(host: str, port: int) -> socket.socket:
 
 
 @contextmanager
-def simulate(scenario: str = "kb252641-broken", **options: Any) -> Iterator[Simulation]:
-    """Start a simulation on free loopback ports for the duration of a `with` block."""
+def simulate(scenario: str = "kb252641-broken", *, serve: bool = True, **options: Any) -> Iterator[Simulation]:
+    """Start a simulation on free loopback ports for the duration of a `with` block.
+
+    `serve=False` opens no port: the nodes answer only through `op_host` (the in-process transport), so a
+    component test costs no HTTP, no authentication and no real timeout.
+    """
     sim = Simulation(scenario, **options)
-    sim.start()
+    if serve:
+        sim.start()
     try:
         yield sim
     finally:

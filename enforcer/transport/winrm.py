@@ -16,32 +16,27 @@ A converged plan is thus 7 requests per node (was 9), the protocol's floor.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import time
-from typing import Any, Sequence
+from typing import Any
 
 import requests
 import winrm.exceptions
 
+from ..errors import AuthenticationFailed, NodeUnreachable, TransportError, TransportTimeout, WSManError
 from ..model import ConnectionSpec
-from ..errors import (AgentError, AuthenticationFailed, NodeUnreachable, TransportError, TransportTimeout,
-                      WSManError)
 from . import agent
-from .base import AgentOp, OpResult, Transport
+from .base import AgentTransport
 from .pywinrm_compat import patched_protocol
 from .wire import WireError
 
 QUOTA_FAULTS = (2150859173, 2150859174)  # max shells / max operations per user: a new shell clears them
-READ_RETRY_BACKOFF_S = (0.2, 0.6)  # a read-only call is tried three times in all
 wire_log = logging.getLogger("enforcer.wire")
-ops_log = logging.getLogger("enforcer.ops")
 
 
-class WinRMTransport(Transport):
+class WinRMTransport(AgentTransport):
     def __init__(self, node: str, spec: ConnectionSpec) -> None:
-        self.node = node
+        super().__init__(node, 2 * spec.read_timeout_s)  # a call without its own timeout: twice the read timeout
         self.spec = spec
         self._protocol: Any = None  # pywinrm's Protocol
         self._shell_id: str | None = None
@@ -85,42 +80,6 @@ class WinRMTransport(Transport):
             protocol.transport.close_session()
 
     # -- calls -----------------------------------------------------------------------
-    def call(self, ops: Sequence[AgentOp], *, timeout_s: float | None = None,
-             stop_on_error: bool = False) -> list[OpResult]:
-        """One agent invocation; read-only calls are retried with backoff on a lost answer.
-
-        A call without its own timeout may take twice the read timeout.
-        """
-        timeout_s = timeout_s or 2 * self.spec.read_timeout_s
-        ops_log.info("%s: %s", self.node, ", ".join(o.op for o in ops))
-        retries = READ_RETRY_BACKOFF_S if all(o.op in agent.read_only_ops() for o in ops) else ()
-        for backoff in retries:
-            try:
-                return self._call_once(ops, timeout_s, stop_on_error)
-            except (AuthenticationFailed, NodeUnreachable):
-                raise
-            except TransportError as exc:
-                ops_log.info("%s: retrying read-only %s after: %s", self.node, ops[0].op, exc.detail)
-                self.close()  # a fresh shell: the old one may still hold the lost command
-                time.sleep(backoff)
-        return self._call_once(ops, timeout_s, stop_on_error)
-
-    def _call_once(self, ops: Sequence[AgentOp], timeout_s: float, stop_on_error: bool) -> list[OpResult]:
-        named = [AgentOp(o.op, o.args, o.id or f"op{i}") for i, o in enumerate(ops)]
-        request: dict[str, Any] = {"v": 1, "ops": [{"id": o.id, "op": o.op, "args": o.args} for o in named]}
-        if stop_on_error:
-            request["stop_on_error"] = True
-        stdout, stderr, code = self._run_agent(agent.stdin_payload(request), timeout_s)
-        if code != 0:
-            raise AgentError(self.node, f"the agent exited with code {code}: {_clean(stderr)}")
-        try:  # the answer is the last line: a module that writes to the console cannot break it
-            lines = stdout.decode("utf-8").strip().splitlines()
-            answer = json.loads(lines[-1] if lines else "")
-            results = {r["id"]: r for r in answer["results"]}
-            return [_result(o, results[o.id]) for o in named]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise AgentError(self.node, f"the agent's answer is not the expected JSON: {exc}") from exc
-
     def _run_agent(self, stdin: bytes, timeout_s: float) -> tuple[bytes, bytes, int]:
         protocol = self._connect()
         command_id = self._start_command()
@@ -134,7 +93,7 @@ class WinRMTransport(Transport):
                         lambda: protocol.get_command_output_raw(self._shell(), command_id))
                 except winrm.exceptions.WinRMOperationTimeoutError:
                     if time.monotonic() >= deadline:
-                        raise TransportTimeout(self.node, f"the agent did not answer within {timeout_s:g} s")
+                        raise self.timed_out(timeout_s)
                     continue
                 out.append(o)
                 err.append(e)
@@ -195,18 +154,6 @@ class WinRMTransport(Transport):
             raise TransportError(self.node, f"{exc} ({self.spec.endpoint})") from exc
         except winrm.exceptions.WinRMError as exc:
             raise TransportError(self.node, f"WinRM error: {exc}") from exc
-
-
-def _result(op: AgentOp, raw: dict[str, Any]) -> OpResult:
-    error = raw.get("error") or {}
-    return OpResult(op.id, op.op, bool(raw["ok"]), raw.get("data"), error.get("kind"), error.get("message"))
-
-
-def _clean(stderr: bytes) -> str:
-    text = stderr.decode("utf-8", "replace")
-    if text.startswith("#< CLIXML"):
-        text = " ".join(re.findall(r"<S S=\"Error\">(.*?)</S>", text)).replace("_x000D__x000A_", " ")
-    return text.strip()[:500]
 
 
 def _reason(exc: BaseException) -> str:

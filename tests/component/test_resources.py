@@ -1,0 +1,78 @@
+"""Every task type's apply(), and its settled() after a lost answer, in process (cases: data/changes.yml).
+
+A lost answer is the case the wire makes expensive (a read timeout each) and the one that matters
+most: a change sent twice, or one given up on when it had taken, is what the re-read exists to avoid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from enforcer.model import RunResult, StepResult
+
+CASES = yaml.safe_load((Path(__file__).parent / "data" / "changes.yml").read_text(encoding="utf-8"))
+CHANGES: dict[str, dict[str, Any]] = CASES["changes"]
+LOST: list[dict[str, Any]] = CASES["lost_answers"]
+NOTES = {"in_effect": "the answer was lost; re-read: the change is in effect",
+         "applied_again": "the answer was lost; re-read: applied again"}
+
+
+def _start(in_process_sim, tmp_path: Path, name: str, *faults: str):
+    """The change's scenario with its drift, and a one-task playbook for it."""
+    change = CHANGES[name]
+    cluster = in_process_sim(change["scenario"], *faults)
+    for edit in change.get("drift", []):
+        cluster.sim.drift(edit)
+    playbook = tmp_path / "playbook.yml"
+    playbook.write_text(yaml.safe_dump([{"name": name, "hosts": "all",
+                                         "tasks": [{"name": f"the {name} change", **change["task"]}]}]))
+    return cluster, str(playbook)
+
+
+def _step(run: RunResult, node: str) -> StepResult:
+    """The step carried out through `node` (a node-scope task has one per node)."""
+    [step] = [s for s in run.clusters[0].steps if s.change.via == node]
+    return step
+
+
+def _check_applied(cluster, playbook: str, name: str, steps: list[StepResult]) -> None:
+    change = CHANGES[name]
+    assert steps and all(s.status == "changed" for s in steps), [(s.status, s.message) for s in steps]
+    for step in steps:
+        assert step.data.items() >= change["data"].items(), step.data
+        backups = [b["file"] for b in step.data.get("backups") or [step.data.get("backup")] if b]
+        assert backups == step.change.backups, "the report names every backup taken"
+        node = cluster.sim.cluster("CLU1").node(step.change.via)
+        assert all(node.fs.get(file) is not None for file in backups), "and each is on the node"
+    if change["converges"]:
+        assert not cluster.plan(playbook).changes, "applied, a second plan finds nothing to do"
+
+
+@pytest.mark.parametrize("name", list(CHANGES))
+def test_each_change_is_applied_and_verified(in_process_sim, tmp_path, name):
+    cluster, playbook = _start(in_process_sim, tmp_path, name)
+    run = cluster.apply(playbook)
+    assert not run.failed, run.clusters[0].error
+    assert all(not s.message for s in run.clusters[0].steps)
+    _check_applied(cluster, playbook, name, run.clusters[0].steps)
+
+
+@pytest.mark.parametrize("case", LOST, ids=[f"{c['change']}-lost-at-{c['lost_at']}" for c in LOST])
+def test_a_lost_answer_is_settled_by_re_reading(in_process_sim, tmp_path, case):
+    fault = f"node={case['node']},on={case['lost_at']},kind={case['kind']},count=1"
+    cluster, playbook = _start(in_process_sim, tmp_path, case["change"], fault)
+    run = cluster.apply(playbook)
+    step = _step(run, case["node"])
+    if case["expect"] == "cannot_tell":
+        assert step.status == "failed" and run.failed
+        assert "the answer was lost" not in step.message and "cannot tell whether" in step.message
+        assert "and re-reading failed" in step.message
+    else:
+        assert step.message == NOTES[case["expect"]]
+        _check_applied(cluster, playbook, case["change"], run.clusters[0].steps)
+    ran = {op: [outcome for name, outcome in cluster.ops(case["node"]) if name == op] for op in case["ran"]}
+    assert ran == case["ran"]

@@ -18,7 +18,10 @@ demo: $(STAMP)
 # The HTML report is checked in a real headless Chromium (Debian's package).
 CHROMIUM := $(shell command -v chromium 2>/dev/null)
 
+# Lint and type-check first (fail fast), then the tests.
 test: $(STAMP)
+	$(BIN)/ruff check enforcer tests bench
+	$(BIN)/mypy
 ifndef CHROMIUM
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 endif

@@ -106,7 +106,7 @@ class SimProcess:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         return {"user_s": after.ru_utime - before.ru_utime, "sys_s": after.ru_stime - before.ru_stime}
 
-    def __enter__(self) -> "SimProcess":
+    def __enter__(self) -> SimProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -154,7 +154,7 @@ class SimFleet:
         for sim in self.sims:
             sim.__exit__()
 
-    def __enter__(self) -> "SimFleet":
+    def __enter__(self) -> SimFleet:
         return self
 
     def __exit__(self, *exc: object) -> None:

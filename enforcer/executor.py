@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any
 
 from .errors import EnforcerError, TransportError
 from .model import Change, ClusterPlan, ClusterRun, Plan, RunResult, StepResult

@@ -6,8 +6,9 @@ cannot be reached is named, with why, and its cluster is not planned.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import EnforcerError, TransportError
 from .model import Cluster

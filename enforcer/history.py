@@ -13,8 +13,9 @@ import datetime as dt
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import InputError
 from .model import ClusterPlan, ClusterRun, Plan, RunResult

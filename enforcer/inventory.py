@@ -14,8 +14,8 @@ from typing import Any
 
 from .errors import InputError
 from .model import Cluster, ConnectionSpec, Inventory, Node
-from .transport.pywinrm_compat import library_missing
 from .templating import Scope, is_template, render
+from .transport.pywinrm_compat import library_missing
 from .yamlsource import Located, load_yaml, where
 
 TRANSPORTS = ("ntlm", "basic", "kerberos", "credssp", "certificate")

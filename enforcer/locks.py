@@ -90,7 +90,7 @@ class ClusterLocks:
     def __init__(self, folder: Path, clusters: list[str], run_id: str) -> None:
         self.locks = {c: ClusterLock(folder, c, run_id) for c in clusters}
 
-    def __enter__(self) -> "ClusterLocks":
+    def __enter__(self) -> ClusterLocks:
         taken = []
         try:
             for lock in self.locks.values():

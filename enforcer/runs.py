@@ -7,8 +7,9 @@ a saved report is as free of secrets as the terminal.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import InputError
 from .model import Plan, RunResult

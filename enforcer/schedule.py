@@ -16,8 +16,8 @@ import datetime as dt
 import re
 import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from croniter import croniter
 

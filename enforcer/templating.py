@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 import jinja2
 import jinja2.meta
@@ -102,7 +102,7 @@ class Scope(Mapping):
         self._read_own = False
         self._rendering: set[str] = set()
 
-    def child(self, *layers: Mapping[str, Any], where: str | None = None) -> "Scope":
+    def child(self, *layers: Mapping[str, Any], where: str | None = None) -> Scope:
         scope = Scope(*self._layers, *layers, where=where or self._where, cache=self._cache)
         scope._own = (*self._own, *layers)
         return scope

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import winrm
 
-from enforcer.simulator import Simulation
 from enforcer.model import ConnectionSpec
+from enforcer.simulator import Simulation
 from enforcer.transport.winrm import WinRMTransport
 
 AUTH_MODES = ("ntlm", "basic-http", "basic-https")

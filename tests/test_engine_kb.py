@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 from enforcer.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

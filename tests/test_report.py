@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from enforcer.model import Change, ClusterPlan, ClusterRun, Outcome, Plan, RunResult, StepResult
-from enforcer.report import (plan_json, plan_markdown, plan_text, recap, recap_text, run_json, run_markdown,
-                             step_line)
+from enforcer.report import plan_json, plan_markdown, plan_text, recap, recap_text, run_json, run_markdown, step_line
 from enforcer.report.format import compact
 
 DATA = Path(__file__).parent / "data" / "report" / "kb252641.json"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..model import Change, Plan, RunResult
 from .format import compact, plan_summary, sequence, summary_line, where

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import marshal
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from ..errors import EnforcerError
 from ..model import Change

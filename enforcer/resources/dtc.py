@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import Arg, REGISTRY, PlanContext, Resource, Session, StepError, results_or_raise
+from .base import REGISTRY, Arg, PlanContext, Resource, Session, StepError, results_or_raise
 
 # msdtc -uninstall removes these; they are exported first so nothing is lost.
 DTC_KEYS = ("HKLM\\Software\\Microsoft\\MSDTC", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC")

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import Arg, PATHS, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
+from .base import PATHS, Arg, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
 
 
 class Path(Resource):

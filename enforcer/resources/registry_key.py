@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import Arg, REGISTRY, PlanContext, Resource, Session, StepError, results_or_raise
+from .base import REGISTRY, Arg, PlanContext, Resource, Session, StepError, results_or_raise
 
 
 def _normalise(values: dict[str, Any]) -> dict[str, dict[str, Any]]:

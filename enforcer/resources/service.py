@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import Arg, SERVICES, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
+from .base import SERVICES, Arg, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
 
 
 class Service(Resource):

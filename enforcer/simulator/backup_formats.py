@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from .stores import FileSystem, RegKey, Registry
+from .stores import FileSystem, Registry, RegKey
 
 _HEADER = "Windows Registry Editor Version 5.00"
 _LONG_HIVES = {"HKLM": "HKEY_LOCAL_MACHINE", "HKCU": "HKEY_CURRENT_USER"}

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 class ControlServer:
-    def __init__(self, sim: "Simulation", port: int) -> None:
+    def __init__(self, sim: Simulation, port: int) -> None:
         handler = type("Handler", (_Handler,), {"sim": sim})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
@@ -41,7 +41,7 @@ class ControlServer:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    sim: "Simulation"
+    sim: Simulation
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:

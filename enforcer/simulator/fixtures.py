@@ -6,7 +6,7 @@ shape marks itself, e.g. `@pytest.mark.sim(scenario="healthy", auth="basic-https
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

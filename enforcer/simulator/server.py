@@ -14,8 +14,9 @@ import secrets
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -70,7 +71,7 @@ class Simulation:
         self.server: WinRMServer | None = None
 
     # -- life cycle ----------------------------------------------------------------
-    def start(self) -> "Simulation":
+    def start(self) -> Simulation:
         hosts = [[_address(self._first + ci, ni) for ni in range(len(c.nodes))] for ci, c in enumerate(self.clusters)]
         flat = [h for per_cluster in hosts for h in per_cluster]
         sockets, bound_hosts = _bind_all(flat, self._port)
@@ -101,7 +102,7 @@ class Simulation:
         self.journal.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
-    def __enter__(self) -> "Simulation":
+    def __enter__(self) -> Simulation:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

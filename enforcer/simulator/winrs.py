@@ -14,8 +14,8 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from . import wsman
 from .agent_host import clixml_error, is_bootstrap, run_agent
@@ -48,7 +48,7 @@ class Command:
     exit_code: int | None = None
     fault: Fault | None = None
     cond: threading.Condition = field(default_factory=threading.Condition)
-    on_stdin_end: Callable[["Command"], None] | None = None
+    on_stdin_end: Callable[[Command], None] | None = None
     discard_stdout: bool = False
 
     def write(self, stream: str, data: bytes) -> None:

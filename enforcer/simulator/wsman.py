@@ -153,7 +153,7 @@ def _envelope(action: str, relates_to: str, body: str) -> bytes:
         f"<a:MessageID>uuid:{str(uuid.uuid4()).upper()}</a:MessageID>"
         f"<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>"
         f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo></s:Header><s:Body>{body}</s:Body></s:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def create_response(req: Request, endpoint: str, shell_id: str, owner: str, client_ip: str,

@@ -15,7 +15,8 @@ anything with `run(node, stdin)` and `sleep(seconds)` (the simulator's is
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from ..errors import NodeUnreachable, TransportError, WSManError
 from ..model import ConnectionSpec

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
-from ..model import Inventory
+from ..model import ConnectionSpec, Inventory
 from .base import Transport
-from ..model import ConnectionSpec
 from .winrm import WinRMTransport
 
 TransportFactory = Callable[[str, ConnectionSpec], Transport]
@@ -46,7 +45,7 @@ class Connections:
         with ThreadPoolExecutor(max_workers=min(self.forks, len(transports))) as pool:
             list(pool.map(lambda transport: transport.close(), transports))
 
-    def __enter__(self) -> "Connections":
+    def __enter__(self) -> Connections:
         return self
 
     def __exit__(self, *exc: object) -> None:

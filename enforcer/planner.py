@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,13 +141,8 @@ def plan_cluster(playbook: Playbook, cluster: Cluster, inventory: Inventory, fac
         notified: list[str] = []
         tasks = list(play.tasks)
         rendered: dict[str | None, dict[str, Any]] = {}  # per node: the play's variables, valid until a register
-
-        def scope_for(node: str | None, task: Task) -> Scope:
-            facts_node = node or _cluster_node(cluster, facts)
-            return Scope(*variable_layers(cluster, node, play, selection, registered),
-                         Data(builtins, facts=facts.get(facts_node, {}), node_name=facts_node,
-                              inventory_hostname=facts_node), where=task.location, cache=rendered.setdefault(node, {}))
-
+        scope_for = functools.partial(_task_scope, cluster=cluster, play=play, selection=selection, facts=facts,
+                                      builtins=builtins, registered=registered, rendered=rendered)
         try:
             while tasks:
                 task = tasks.pop(0)
@@ -166,6 +162,16 @@ def plan_cluster(playbook: Playbook, cluster: Cluster, inventory: Inventory, fac
             result.error = f"{planner.task.location}: {prefix}{detail}"
             return result
     return result
+
+
+def _task_scope(node: str | None, task: Task, *, cluster: Cluster, play: Play, selection: Selection,
+                facts: dict[str, dict[str, Any]], builtins: dict[str, Any], registered: Data,
+                rendered: dict[str | None, dict[str, Any]]) -> Scope:
+    """A task's scope on a node (None: cluster-wide), for one play on one cluster."""
+    facts_node = node or _cluster_node(cluster, facts)
+    return Scope(*variable_layers(cluster, node, play, selection, registered),
+                 Data(builtins, facts=facts.get(facts_node, {}), node_name=facts_node,
+                      inventory_hostname=facts_node), where=task.location, cache=rendered.setdefault(node, {}))
 
 
 class _TaskPlanner:

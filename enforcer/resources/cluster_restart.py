@@ -8,7 +8,9 @@ left down silently; the result says where each node ended.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .. import ordering
@@ -52,7 +54,7 @@ class ClusterRestart(Resource):
                                 {"timeline": timeline})
             session.progress(f"{verb} cluster service on {node}")
             try:
-                self._timed(timeline, verb, node, lambda: self._step(session, verb, node, timeout))
+                self._timed(timeline, verb, node, functools.partial(self._step, session, verb, node, timeout))
             except EnforcerError as exc:
                 recovered = self._recover(session, done, timeout, timeline)
                 raise StepError(f"ordered restart failed at '{verb} {node}': {exc}; recovery: {recovered}",
@@ -61,7 +63,7 @@ class ClusterRestart(Resource):
         return {"sequence": [f"{verb} {node}" for verb, node in done], "timeline": timeline}
 
     @staticmethod
-    def _timed(timeline: list[dict[str, Any]], action: str, node: str, step: Any) -> None:
+    def _timed(timeline: list[dict[str, Any]], action: str, node: str, step: Callable[[], None]) -> None:
         entry = {"node": node, "action": action, "start": time.time(), "end": None, "ok": False}
         timeline.append(entry)
         try:
@@ -104,7 +106,8 @@ class ClusterRestart(Resource):
         for verb, node in steps:
             session.progress(f"recovery: {verb} cluster service on {node}")
             try:
-                self._timed(timeline, f"recovery {verb}", node, lambda: self._step(session, verb, node, timeout))
+                self._timed(timeline, f"recovery {verb}", node,
+                            functools.partial(self._step, session, verb, node, timeout))
                 outcomes.append(f"{node} Up")
             except EnforcerError as exc:
                 outcomes.append(f"{node} NOT started ({exc})")

@@ -171,6 +171,6 @@ def execute(plan: Plan, run_id: str, connections: Connections, forks: int, obser
     slots = threading.BoundedSemaphore(forks)
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(todo) or 1))) as pool:
         runs: dict[str, Any] = dict(zip([cp.cluster for cp in todo], pool.map(
-            lambda cp: run_cluster(cp, connections, observer, stop, slots), todo)))
+            lambda cp: run_cluster(cp, connections, observer, stop, slots), todo), strict=True))
     clusters = [runs.get(cp.cluster) or ClusterRun(cp.cluster, cp.nodes, error=cp.error) for cp in plan.clusters]
     return RunResult(run_id, plan, clusters, interrupted=stop.is_set())

@@ -63,7 +63,7 @@ class History:
                          cluster.error, [(c, "planned", "", None) for c in cluster.changes])
 
     def record_run(self, run: RunResult, mode: str, started: str) -> None:
-        for planned, ran in zip(run.plan.clusters, run.clusters):
+        for planned, ran in zip(run.plan.clusters, run.clusters, strict=True):
             applied = sum(1 for s in ran.steps if s.status == "changed")
             outcome = "interrupted" if run.interrupted else _run_outcome(planned, ran, run.plan)
             self._insert(run.run_id, ran.cluster, run.plan, mode, started, outcome, len(planned.changes), applied,

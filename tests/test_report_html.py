@@ -8,6 +8,7 @@ reviewer opening the ticket attachment would see, not what the template meant to
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 import subprocess
@@ -217,7 +218,7 @@ def test_plan_only_report_draws_the_planned_order_and_escapes_the_documents():
     assert [(b.attrs["data-order"], b.attrs["data-action"], b.attrs["data-node"]) for b in drawn] == [
         ("0", "stop", "N2"), ("1", "stop", "N1"), ("2", "start", "N1"), ("3", "start", "N2")]
     xs = [float(b.attrs["x"]) for b in drawn]
-    assert len({round(b - a, 1) for a, b in zip(xs, xs[1:])}) == 1, "equal slots on an ordinal axis"
+    assert len({round(b - a, 1) for a, b in itertools.pairwise(xs)}) == 1, "equal slots on an ordinal axis"
     assert [t.text for t in dom.find("text", "tick-label", swimlane)] == [f"step {i}" for i in range(1, 5)]
     assert len(dom.find("tr", "change")) == 3 and not dom.find("svg", "drift")
     assert "move to N2" in html, "the failover tour is listed, not drawn as a restart"

@@ -56,7 +56,7 @@ def test_plan_case(path):
         return
     assert isinstance(planned, list), f"expected changes, got no-op: {planned}"
     assert len(planned) == len(case["changes"])
-    for change, expected in zip(planned, case["changes"]):
+    for change, expected in zip(planned, case["changes"], strict=True):
         seen = {**change.to_json(), "via": change.via}
         assert {k: seen[k] for k in expected} == expected
 

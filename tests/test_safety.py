@@ -123,7 +123,7 @@ def test_restore_puts_back_every_key_and_folder_the_repair_deleted(env, monkeypa
         assert "ok      CLU1-A: Q:\\MSDTCLog" in capsys.readouterr().out
         assert main(["restore", run["run_id"], "--yes"]) == 0
         after = sim.state()["clusters"][0]
-        for node_before, node_after in zip(before["nodes"], after["nodes"]):
+        for node_before, node_after in zip(before["nodes"], after["nodes"], strict=True):
             assert node_after["registry"] == node_before["registry"]
         assert after["shared_fs"] == before["shared_fs"]
         assert main(["restore", "no-such-run", "--yes"]) == 4

@@ -209,7 +209,8 @@ def _drift(rows: list[dict[str, Any]]) -> dict[str, Any]:
     points = [{"x": x, "bar_x": x - bar_w / 2, "bar_w": bar_w, "pending_y": y(r["changes_pending"]),
                "applied_y": y(r["changes_applied"]), "outcome": r["outcome"], "row": r,
                "title": f"{r['started']} · {r['mode']} · {r['outcome']} · "
-                        f"{r['changes_pending']} pending, {r['changes_applied']} applied"} for x, r in zip(xs, rows)]
+                        f"{r['changes_pending']} pending, {r['changes_applied']} applied"}
+              for x, r in zip(xs, rows, strict=True)]
     labels: list[int] = []
     for i in (0, len(rows) - 1, len(rows) // 2):  # first and last first; no label over another
         if all(abs(xs[i] - xs[j]) > 110 for j in labels):

@@ -61,7 +61,8 @@ class Dtc(Resource):
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
         p = change.params
         ops = []
-        for key, dest in zip(DTC_KEYS, change.backups):
+        # An update has no backups (nothing is exported); a reinstall has one per key.
+        for key, dest in zip(DTC_KEYS, change.backups, strict=False):
             ops.append(AgentOp("registry.export", {"path": key, "dest": dest}))
         if "delete" in change.actions:
             ops.append(AgentOp("dtc.uninstall", {"timeout_s": p["timeout_s"]}))
@@ -75,8 +76,10 @@ class Dtc(Resource):
                             f"{after.get('version')}, not {p['version']}")
         result: dict[str, Any] = {"version": after["version"], "exit_code": install["exit_code"],
                                   "reboot_required": install["reboot_required"]}
+        # The exports' results come first in data, followed by those of the uninstall, install and get.
+        exports = zip(DTC_KEYS, change.backups, data, strict=False)
         backups = [{"node": change.via, "kind": "registry", "path": key, "file": dest, "bytes": d.get("bytes", 0)}
-                   for key, dest, d in zip(DTC_KEYS, change.backups, data) if d.get("exported")]
+                   for key, dest, d in exports if d.get("exported")]
         if backups:
             result["backups"] = backups
         return result

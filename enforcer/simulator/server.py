@@ -80,7 +80,7 @@ class Simulation:
             tls, self.ca_path = make_server_context(self._tmp, bound_hosts)
         self.server = WinRMServer(self.auth, self.domain, self.user, self.password, self.faults,
                                   self._latency_ms, tls)
-        it = iter(zip(sockets, bound_hosts))
+        it = iter(zip(sockets, bound_hosts, strict=True))
         for cluster in self.clusters:
             for node in cluster.nodes:
                 sock, host = next(it)

@@ -130,7 +130,7 @@ class Simulation:
         scheme = "https" if self.auth == "basic-https" else "http"
         common: dict[str, Any] = {
             "ansible_connection": "winrm", "ansible_user": self.user,
-            "ansible_password": "{{ lookup('env', '%s') }}" % PASSWORD_ENV,
+            "ansible_password": "{{ lookup('env', '" + PASSWORD_ENV + "') }}",
             "ansible_winrm_transport": "ntlm" if self.auth == "ntlm" else "basic",
             "ansible_winrm_scheme": scheme,
         }

@@ -106,15 +106,15 @@ def test_plan_text(plan: Plan) -> None:
     lines = text.splitlines()
     assert lines[0] == "Plan for playbooks/kb252641.yml on inventory/prod.yml"
     assert "cluster CLU1 (nodes in order: CLU1-A, CLU1-B)" in lines
-    assert [l.strip() for l in lines if l.startswith("  ") and not l.startswith("    ")][:3] == [
+    assert [line.strip() for line in lines if line.startswith("  ") and not line.startswith("    ")][:3] == [
         "Delete stale MSDTC registry keys", "Remove the MSDTC group", "Restart the cluster service in order"]
-    reg_a = next(l for l in lines if "[CLU1-A] registry_key" in l)
+    reg_a = next(line for line in lines if "[CLU1-A] registry_key" in line)
     assert reg_a.split()[0] == "-"
     assert reg_a.endswith(f"-> absent (destructive; backup: {BACKUP_A}) # HKLM\\Software\\Microsoft\\MSDTC exists")
-    group = next(l for l in lines if "cluster_group" in l)
+    group = next(line for line in lines if "cluster_group" in line)
     assert "[cluster via CLU1-B]" in group and "(destructive; no backup)" in group
     assert "state=Online, owner=CLU1-B, resources=[MSDTC, MSDTC-IP] -> absent" in group
-    restart = next(i for i, l in enumerate(lines) if "cluster_restart" in l)
+    restart = next(i for i, line in enumerate(lines) if "cluster_restart" in line)
     assert re.match(r" +↻ +\[cluster via CLU1-A\] cluster_restart ", lines[restart])
     assert lines[restart + 1].strip() == RESTART
     assert "  ERROR: playbooks/kb252641.yml:14: task 'Restart the cluster service in order': CLU2-B is unknown" in lines
@@ -139,7 +139,7 @@ def test_plan_text_failover_tour() -> None:
                     {"visits": ["CLU1-B", "CLU1-A"], "owner": "CLU1-A"}, "fail MSDTC over to CLU1-B and back",
                     params={"tour": ["CLU1-B", "CLU1-A"]})
     lines = plan_text(Plan("p", "i", [ClusterPlan("CLU1", ["CLU1-A", "CLU1-B"], [change])])).splitlines()
-    at = next(i for i, l in enumerate(lines) if "failover_test" in l)
+    at = next(i for i, line in enumerate(lines) if "failover_test" in line)
     assert re.match(r" +⇄ +\[cluster via CLU1-A\] failover_test owner=CLU1-A -> visits=\[CLU1-B, CLU1-A\]", lines[at])
     assert lines[at + 1].strip() == "tour: CLU1-B, CLU1-A"
 
@@ -210,7 +210,7 @@ def test_run_markdown(run: RunResult) -> None:
     lines = md.splitlines()
     assert lines[0] == "# Run r1: playbooks/kb252641.yml on inventory/prod.yml"
     assert "| CLU1-B | 0 | 1 | 1 | 1 |" in lines
-    failed = next(l for l in lines if "| failed | 1.50s |" in l)
+    failed = next(line for line in lines if "| failed | 1.50s |" in line)
     assert failed.startswith("| 3 | Remove the MSDTC group | cluster via CLU1-B | delete |")
     assert ("| 4 | Restart the cluster service in order | cluster via CLU1-A | restart | skipped |  | not reached |"
             in lines)

@@ -421,8 +421,8 @@ Notes
   {', '.join(f'{k} x{v}' if v > 1 else k for k, v in FLOOR_REQUESTS.items())}. The handshake's minimum is 2: the
   body can be sealed only once the context exists. Delete ends the command with the shell, so no Signal.
   The floor time is {FLOOR_PER_NODE} x {LATENCY_MS:g} ms: the nodes are read in parallel.
-- The naive baseline is a plain pywinrm script: one Session.run_ps per fact per node ({len(NAIVE_FACTS)} facts), nodes in
-  parallel. Each run_ps costs 8 requests: pywinrm's Session opens and deletes a shell per command (Create,
+- The naive baseline is a plain pywinrm script: one Session.run_ps per fact per node ({len(NAIVE_FACTS)} facts), nodes
+  in parallel. Each run_ps costs 8 requests: pywinrm's Session opens and deletes a shell per command (Create,
   Command, Receive, Signal, Delete) and, closing its HTTP session with the shell, authenticates again (NTLM: 3).
   The simulator does not execute arbitrary PowerShell (it answers a CLIXML error, exit 1), but answers over
   exactly the WinRS exchanges Windows would (NTLM, Create, Command, Receive, Signal, Delete), so its requests

@@ -85,7 +85,8 @@ def _task(raw: Any, play: str, play_location: str) -> Task:
     name = str(raw.get("name") or (known[0] if known else "unnamed task"))
     if unknown:
         raise InputError(f"task {name!r}: unknown key or task type {unknown[0]!r}; expected one of "
-                         f"{', '.join(sorted(RESOURCES))} plus {', '.join(TASK_KEYS)}", where(raw, location, unknown[0]))
+                         f"{', '.join(sorted(RESOURCES))} plus {', '.join(TASK_KEYS)}",
+                         where(raw, location, unknown[0]))
     if len(known) != 1:
         raise InputError(f"task {name!r} must have exactly one task type, found "
                          f"{', '.join(known) if known else 'none'}", location)

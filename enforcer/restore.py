@@ -41,7 +41,8 @@ def restore(backups: list[dict[str, Any]], connections: Connections) -> list[Res
     results = []
     for backup in reversed(backups):
         if backup["kind"] == "registry":
-            ops = [AgentOp("registry.import", {"file": backup["file"]}), AgentOp("registry.get", {"path": backup["path"]})]
+            ops = [AgentOp("registry.import", {"file": backup["file"]}),
+                   AgentOp("registry.get", {"path": backup["path"]})]
         else:
             ops = [AgentOp("path.restore", {"archive": backup["file"], "dest": backup["restore_to"]}),
                    AgentOp("path.get", {"path": backup["path"]})]

@@ -30,7 +30,8 @@ def _playbook(tmp_path: Path, play_vars: dict) -> str:
 
 
 @pytest.mark.parametrize("inventory,play,extra,expected", [
-    ("inv", None, None, "inv"), ("inv", "play", None, "play"), ("inv", "play", "cli", "cli"), (None, None, "cli", "cli"),
+    ("inv", None, None, "inv"), ("inv", "play", None, "play"), ("inv", "play", "cli", "cli"),
+    (None, None, "cli", "cli"),
 ])
 def test_precedence_is_inventory_then_play_vars_then_extra_vars(healthy, capsys, inventory, play, extra, expected):
     sim, tmp_path = healthy
@@ -68,10 +69,11 @@ def test_what_a_node_answers_is_data_never_a_template(healthy, capsys, monkeypat
     sim.drift({"action": "registry.set", "node": "CLU1-A", "path": r"HKLM\Software\Probe", "name": "Note",
                "data": planted})
     path = tmp_path / "probe.yml"
-    path.write_text(yaml.safe_dump([{"name": "probe", "hosts": "all", "gather_facts": {"registry": [r"HKLM\Software\Probe"]},
-                                     "tasks": [{"name": "show the value", "assert": {
-                                         "that": "false",
-                                         "fail_msg": "note={{ nodes['CLU1-A'] | registry_value('HKLM\\\\Software\\\\Probe', 'Note') }}"}}]}]))
+    show = {"that": "false",
+            "fail_msg": "note={{ nodes['CLU1-A'] | registry_value('HKLM\\\\Software\\\\Probe', 'Note') }}"}
+    path.write_text(yaml.safe_dump([{"name": "probe", "hosts": "all",
+                                     "gather_facts": {"registry": [r"HKLM\Software\Probe"]},
+                                     "tasks": [{"name": "show the value", "assert": show}]}]))
     inventory = tmp_path / "inventory.yml"
     sim.write_inventory(str(inventory))
     assert main(["plan", str(path), "-i", str(inventory)]) == 1

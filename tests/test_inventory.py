@@ -72,7 +72,8 @@ def test_bad_inventories_name_file_line_and_what_was_expected(tmp_path, text, me
 
 def test_a_plain_text_password_is_accepted_with_a_warning(tmp_path):
     path = tmp_path / "inventory.yml"
-    path.write_text("c:\n  vars: {cluster_name: C, ansible_user: u, ansible_password: hunter2}\n  hosts: {n1: , n2: }\n")
+    path.write_text("c:\n  vars: {cluster_name: C, ansible_user: u, ansible_password: hunter2}\n"
+                    "  hosts: {n1: , n2: }\n")
     inventory = load_inventory(path)
     assert len(inventory.warnings) == 2 and "plain text" in inventory.warnings[0]
     assert "hunter2" not in inventory.warnings[0]

@@ -55,8 +55,9 @@ def systemd_units(args: argparse.Namespace, schedule: Schedule) -> str:
         command += ["-e", value]
     if args.limit:
         command += ["--limit", args.limit]
+    every_s = int(schedule.cadence.every_s or 60)
     timer = (f"OnCalendar={_on_calendar(schedule.cadence.cron)}" if schedule.cadence.cron else
-             f"OnBootSec={int(schedule.cadence.every_s or 60)}s\nOnUnitActiveSec={int(schedule.cadence.every_s or 60)}s")
+             f"OnBootSec={every_s}s\nOnUnitActiveSec={every_s}s")
     return f"""# /etc/systemd/system/enforcer-{args.mode}.service
 [Unit]
 Description=enforcer {args.mode}: {args.playbook} on {args.inventory}

@@ -50,8 +50,9 @@ class Path(Resource):
             if entry.get("exists"):
                 entry.update(exists=False, type=None, size=0, items=0)
         backup = ctx.backup_path(via, "path", path, ".zip") if args["backup"] else None
-        return [ctx.change(None if args["location"] == "shared_disk" else node, via, ["delete"], before, {"exists": False},
-                           f"{path} exists" + (f" (shared disk, owned by {via})" if args["location"] == "shared_disk" else ""),
+        shared = args["location"] == "shared_disk"
+        return [ctx.change(None if shared else node, via, ["delete"], before, {"exists": False},
+                           f"{path} exists" + (f" (shared disk, owned by {via})" if shared else ""),
                            destructive=True, backups=[backup] if backup else [], params={"path": path})]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:

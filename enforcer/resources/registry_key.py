@@ -47,9 +47,8 @@ class RegistryKey(Resource):
             ctx.state.nodes[node]["registry"][path] = {"path": path, "exists": False, "values": {}, "subkeys": []}
             before = {"values": {k: v["data"] for k, v in current["values"].items()},
                       "subkeys": current.get("subkeys", [])}
-            return [ctx.change(node, node, ["delete"], before,
-                               {"exists": False}, f"{path} exists", destructive=True, backups=[backup] if backup else [],
-                               params={"path": path})]
+            return [ctx.change(node, node, ["delete"], before, {"exists": False}, f"{path} exists",
+                               destructive=True, backups=[backup] if backup else [], params={"path": path})]
         wanted = _normalise(args["values"])
         have = current["values"] if current["exists"] else {}
         differs = {k: v for k, v in wanted.items() if have.get(k) != v}
@@ -58,10 +57,10 @@ class RegistryKey(Resource):
         ctx.state.nodes[node]["registry"][path] = {"path": path, "exists": True, "values": {**have, **wanted},
                                                    "subkeys": current.get("subkeys", [])}
         action = "update" if current["exists"] else "create"
-        return [ctx.change(node, node, [action], {"exists": current["exists"], "values": {k: have.get(k) for k in differs}},
-                           {"exists": True, "values": differs},
-                           f"{path} {'differs' if current['exists'] else 'is absent'}", params={"path": path,
-                                                                                               "values": differs})]
+        before = {"exists": current["exists"], "values": {k: have.get(k) for k in differs}}
+        return [ctx.change(node, node, [action], before, {"exists": True, "values": differs},
+                           f"{path} {'differs' if current['exists'] else 'is absent'}",
+                           params={"path": path, "values": differs})]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
         path = change.params["path"]

@@ -10,8 +10,9 @@ checking each distinct name once. Anything else (comments, namespace maps,
 pretty printing, an output stream) goes to xmltodict itself.
 
 `XmlToDict` stands in for the xmltodict module pywinrm's protocol module uses
-(installed by pywinrm_compat.py: pywinrm offers no other way to choose its serialiser). tests/test_envelope.py compares the output
-with xmltodict's for every message pywinrm sends and for generated documents.
+(installed by pywinrm_compat.py: pywinrm offers no other way to choose its serialiser).
+tests/test_envelope.py compares the output with xmltodict's for every message pywinrm
+sends and for generated documents.
 """
 
 from __future__ import annotations

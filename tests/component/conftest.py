@@ -70,7 +70,9 @@ class InProcessSim:
 
 @pytest.fixture
 def in_process_sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., InProcessSim]]:
-    """start(scenario, *faults, **simulation options) -> InProcessSim: a scenario name or a tests/data/scenarios file."""
+    """start(scenario, *faults, **simulation options) -> InProcessSim.
+
+    The scenario is a scenario's name or a tests/data/scenarios file."""
     with contextlib.ExitStack() as stack:
         def start(scenario: str, *faults: str, **options: Any) -> InProcessSim:
             options.setdefault("time_scale", TIME_SCALE)

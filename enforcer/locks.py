@@ -49,30 +49,31 @@ class ClusterLock:
         if record.get("step"):
             self.previous = record
         self._fd = fd
-        self._write({"pid": os.getpid(), "host": socket.gethostname(), "run_id": self.run_id,
-                     "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "step": None})
+        _write(fd, {"pid": os.getpid(), "host": socket.gethostname(), "run_id": self.run_id,
+                    "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "step": None})
 
     def note_step(self, step: str | None) -> None:
         """Record the step in flight, so a run that follows a crash can say where this one stopped."""
         if self._fd is not None:
             record = _read(self._fd)
             record["step"] = step
-            self._write(record)
+            _write(self._fd, record)
 
     def release(self) -> None:
         if self._fd is None:
             return
-        self._write({})
+        _write(self._fd, {})
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
 
-    def _write(self, record: dict[str, Any]) -> None:
-        data = json.dumps(record).encode()
-        os.lseek(self._fd, 0, os.SEEK_SET)
-        os.ftruncate(self._fd, 0)
-        os.write(self._fd, data)
-        os.fsync(self._fd)
+
+def _write(fd: int, record: dict[str, Any]) -> None:
+    data = json.dumps(record).encode()
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.ftruncate(fd, 0)
+    os.write(fd, data)
+    os.fsync(fd)
 
 
 def _read(fd: int) -> dict[str, Any]:

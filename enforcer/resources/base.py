@@ -13,7 +13,7 @@ import marshal
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 from ..errors import EnforcerError
 from ..model import Change
@@ -96,6 +96,11 @@ class State:
         self.node_states: dict[str, str] = {self.inventory_name(n["name"]): n["state"] for n in source.get("nodes", [])}
         self.groups: dict[str, dict[str, Any]] = {
             g["name"]: {**g, "owner": self.inventory_name(g["owner"])} for g in source.get("groups", [])}
+
+    @overload
+    def inventory_name(self, cluster_name: str) -> str: ...
+    @overload
+    def inventory_name(self, cluster_name: None) -> None: ...
 
     def inventory_name(self, cluster_name: str | None) -> str | None:
         return self.aliases.get(cluster_name.lower(), cluster_name) if cluster_name else cluster_name

@@ -39,8 +39,8 @@ class ClusterGroup(Resource):
         desired = {k: args[k] for k in ("name", "state", "owner", "network_name", "ip_address", "timeout_s")}
         desired["owner_node"] = state.cluster_name_of(args["owner"]) if args["owner"] else ""
         ops, reached, actions = _ops_to_reach(group, desired, via)
-        if not ops:
-            return f"group {name} is {group['state']} on {group['owner']}"
+        if not ops:  # then group exists, and reached is it
+            return f"group {name} is {reached['state']} on {reached['owner']}"
         state.groups[name] = reached
         before: Any = _view(group) if group else "absent"
         return [ctx.change(None, via, actions, before, _view(reached),
@@ -72,9 +72,9 @@ class ClusterGroup(Resource):
         group = _groups(data[0], change.params.get("aliases", {})).get(change.params["name"])
         if change.after == "absent":
             return {"state": "absent"} if group is None else None
-        ops, _, _ = _ops_to_reach(group, change.params["desired"], change.via)
-        if not ops:
-            return {"state": group["state"], "owner": group["owner"]}
+        ops, reached, _ = _ops_to_reach(group, change.params["desired"], change.via)
+        if not ops:  # then group exists, and reached is it
+            return {"state": reached["state"], "owner": reached["owner"]}
         change.params["ops"] = ops
         return None
 

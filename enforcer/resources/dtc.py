@@ -31,6 +31,7 @@ class Dtc(Resource):
         return {REGISTRY.name: set(DTC_KEYS)}
 
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
+        assert node is not None, "a node-scoped resource is planned once per node"
         facts = ctx.state.nodes[node]
         installed = facts["dtc"].get("version")
         missing_keys = [k for k in DTC_KEYS if not facts["registry"].get(k, {}).get("exists", True)]

@@ -32,7 +32,8 @@ class FailoverTest(Resource):
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
         """Each move is asked of the node the group is leaving: it is Up and it holds the group."""
-        name, visited, holder = change.params["name"], [], change.via
+        name, holder = change.params["name"], change.via
+        visited: list[str] = []
         timeout = change.params["timeout_s"]
         for target in change.params["tour"]:
             session.progress(f"move {name} to {target}")

@@ -38,6 +38,7 @@ class Path(Resource):
                 raise PlanError(f"no node of {ctx.cluster} can read {path}: is the shared disk online?")
             node = via = readers[0]
         else:
+            assert node is not None, "a node-scoped path is planned once per node"
             via = node
         current = ctx.state.nodes[node]["paths"][path]
         if current.get("exists") is None:

@@ -38,6 +38,7 @@ class RegistryKey(Resource):
         return {REGISTRY.name: {args["path"]}}
 
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
+        assert node is not None, "a node-scoped resource is planned once per node"
         path = args["path"]
         current = ctx.state.nodes[node]["registry"][path]
         if args["state"] == "absent":

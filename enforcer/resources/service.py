@@ -25,6 +25,7 @@ class Service(Resource):
         return {SERVICES.name: {args["name"]}}
 
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
+        assert node is not None, "a node-scoped resource is planned once per node"
         name, wanted = args["name"], args["state"].capitalize()
         current = ctx.state.nodes[node]["services"][name]
         if not current["exists"]:

@@ -158,7 +158,7 @@ def final_node_states(plan: ClusterPlan, connections: Connections) -> dict[str, 
         except EnforcerError:
             continue
         if data.ok:
-            states = {aliases.get(n["name"].lower(), n["name"]): n["state"] for n in data.data["nodes"]}
+            states = {aliases.get(n["name"].lower(), n["name"]): n["state"] for n in data.unwrap(node)["nodes"]}
             return {n: states.get(n, "unknown") for n in plan.nodes}
     return {n: "unknown" for n in plan.nodes}
 

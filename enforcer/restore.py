@@ -54,7 +54,7 @@ def restore(backups: list[dict[str, Any]], connections: Connections) -> list[Res
         failed = next((a for a in answers if not a.ok), None)
         if failed:
             results.append(Restored(backup, False, f"{failed.op} failed ({failed.error_kind}): {failed.error_message}"))
-        elif not answers[-1].data["exists"]:
+        elif not answers[-1].unwrap(backup["node"])["exists"]:
             results.append(Restored(backup, False, f"{backup['path']} is still absent after the restore"))
         else:
             results.append(Restored(backup, True, f"restored from {backup['file']}"))

@@ -81,6 +81,7 @@ def run_sim(args: argparse.Namespace, console: Any = None) -> int:
               f"auth {args.auth}, time scale {args.time_scale:g}")
         for endpoint in sim.endpoints:
             print(f"  {endpoint.cluster:<8} {endpoint.node:<10} {endpoint.url}")
+        assert sim.control is not None, "--control-port is always set (default 0: a free port)"
         print(f"control:   http://127.0.0.1:{sim.control.port}  (GET /state, POST /faults, POST /drift)")
         print(f"inventory: {inventory}")
         if not password:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +61,9 @@ class _Handler(BaseHTTPRequestHandler):
         return json.loads(self.rfile.read(length) or b"{}")
 
     def do_GET(self) -> None:
-        routes = {"/state": self.sim.state, "/journal": self.sim.journal.records,
-                  "/requests": lambda: dict(self.sim.server.requests)}
+        routes: dict[str, Callable[[], Any]] = {
+            "/state": self.sim.state, "/journal": self.sim.journal.records,
+            "/requests": lambda: dict(self.sim.server.requests) if self.sim.server else {}}
         route = routes.get(self.path.split("?")[0])
         self._send(200, route()) if route else self._send(404, {"error": f"no such path {self.path}"})
 

@@ -36,7 +36,7 @@ def load(name: str) -> dict[str, Any]:
     if path.suffix in (".yml", ".yaml") and path.is_file():
         text = path.read_text(encoding="utf-8")
     elif name in available():
-        text = resources.files(__package__).joinpath("scenarios", f"{name}.yml").read_text(encoding="utf-8")
+        text = resources.files(__package__).joinpath("scenarios").joinpath(f"{name}.yml").read_text(encoding="utf-8")
     else:
         raise ScenarioError(f"unknown scenario {name!r}: expected one of {', '.join(available())} or a .yml file")
     data = yaml.safe_load(text)

@@ -110,11 +110,11 @@ class NodeShells:
                 raise wsman.shell_quota(MAX_SHELLS_PER_USER)
             shell = Shell(str(uuid.uuid4()).upper(), user)
             self._shells[shell.id] = shell
-        streams = req.body.find("rsp:InputStreams", wsman.NS) if req.body is not None else None
-        out_streams = req.body.find("rsp:OutputStreams", wsman.NS) if req.body is not None else None
-        return wsman.create_response(req, endpoint, shell.id, user, client_ip,
-                                     streams.text if streams is not None else "stdin",
-                                     out_streams.text if out_streams is not None else "stdout stderr")
+        streams, out_streams = "stdin", "stdout stderr"
+        if req.body is not None:
+            streams = req.body.findtext("rsp:InputStreams", streams, wsman.NS)
+            out_streams = req.body.findtext("rsp:OutputStreams", out_streams, wsman.NS)
+        return wsman.create_response(req, endpoint, shell.id, user, client_ip, streams, out_streams)
 
     def delete(self, req: wsman.Request) -> bytes:
         shell = self._shell(req)
@@ -224,8 +224,9 @@ class NodeShells:
         if program in ("powershell", "pwsh"):
             self._powershell(cmd, rest)
             return
-        if program == "ping" and re.match(r"-n\s+\d+\s+\S+", rest):
-            threading.Thread(target=self._ping, args=(cmd, rest), daemon=True).start()
+        ping = re.match(r"-n\s+(\d+)\s+(\S+)", rest) if program == "ping" else None
+        if ping:
+            threading.Thread(target=self._ping, args=(cmd, *ping.groups()), daemon=True).start()
             return
         stdout, stderr, code = self._builtin(program, word, rest)
         self.ctx.cluster.journal.op(self.ctx.cluster.name, self.ctx.node.name, "cmd", {"command": line},
@@ -256,8 +257,7 @@ class NodeShells:
         return "", (f"'{word}' is not recognized as an internal or external command,\r\n"
                     "operable program or batch file.\r\n"), 1
 
-    def _ping(self, cmd: Command, rest: str) -> None:
-        count, host = re.match(r"-n\s+(\d+)\s+(\S+)", rest).groups()
+    def _ping(self, cmd: Command, count: str, host: str) -> None:
         cmd.write("stdout", f"\r\nPinging {host} with 32 bytes of data:\r\n".encode())
         for i in range(int(count)):
             if i:

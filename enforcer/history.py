@@ -89,7 +89,8 @@ class History:
                 for seq, (change, status, message, duration) in enumerate(steps)])
 
     def runs(self, cluster: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
-        query, args = "SELECT * FROM runs WHERE 1=1", []
+        query = "SELECT * FROM runs WHERE 1=1"
+        args: list[str] = []
         if cluster:
             query, args = query + " AND cluster = ?", args + [cluster]
         if since:

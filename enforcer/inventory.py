@@ -278,9 +278,11 @@ def _integer(value: Any, name: str, host: str, location: str, low: int, high: in
     return number
 
 
+_KINDS: dict[type, str] = {dict: "a mapping", Located: "a mapping", list: "a list", str: "a string"}
+
+
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", Located: "a mapping", list: "a list", str: "a string"}.get(type(value),
-                                                                                      type(value).__name__)
+    return _KINDS.get(type(value), type(value).__name__)
 
 
 def describe(inventory: Inventory) -> dict[str, Any]:

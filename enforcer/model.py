@@ -82,7 +82,7 @@ class Task:
     type: str
     args: dict[str, Any]
     location: str  # file:line, for every message about this task
-    when: str | None = None
+    when: str | bool | None = None  # an expression, or a YAML boolean
     loop: Any = None
     tags: list[str] = field(default_factory=list)
     notify: list[str] = field(default_factory=list)

@@ -158,16 +158,22 @@ def _compiled(source: str) -> jinja2.Template:
     return ENV.from_string(source)
 
 
+def _new_context(template: jinja2.Template, scope: Scope) -> jinja2.runtime.Context:
+    """A context whose variables are the scope itself (shared=True: not copied), so values render on read."""
+    # Jinja annotates `vars` as a dict, but a shared context only reads it as a mapping.
+    return template.new_context(scope, shared=True)  # type: ignore[arg-type]
+
+
 def _run(source: str, scope: Scope, where: str, native: bool) -> Any:
     try:
         if native:
             template = _compiled("{% set __result = (" + source + ") %}")
-            context = template.new_context(scope, shared=True)
+            context = _new_context(template, scope)
             for _ in template.root_render_func(context):
                 pass
             return _defined(context.vars["__result"])
         template = _compiled(source)
-        return "".join(template.root_render_func(template.new_context(scope, shared=True)))
+        return "".join(template.root_render_func(_new_context(template, scope)))
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"undefined variable: {exc.message}", where) from None
     except jinja2.TemplateSyntaxError as exc:
@@ -207,7 +213,7 @@ def render(value: Any, scope: Scope, where: str) -> Any:
     return value
 
 
-def evaluate(expression: str, scope: Scope, where: str) -> Any:
+def evaluate(expression: str | bool, scope: Scope, where: str) -> Any:
     """A bare expression, as `when:` and `that:` hold them."""
     if isinstance(expression, bool):
         return expression

@@ -22,7 +22,7 @@ class Located(dict):
 
     source: str = "?"
     line: int = 0
-    key_lines: dict[str, int]
+    key_lines: dict[str | int | float, int]  # keys are strings, or numbers and booleans (an int)
 
     def where(self, key: str | None = None) -> str:
         line = self.key_lines.get(key, self.line) if key is not None else self.line

@@ -84,7 +84,7 @@ def _joined(planned: list[dict[str, Any]], steps: list[dict[str, Any]]) -> list[
     queues: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for change in planned:
         queues.setdefault(_key(change), []).append(change)
-    joined = []
+    joined: list[tuple[dict, dict | None]] = []
     for step in steps:
         queue = queues.get(_key(step))
         joined.append(({**queue.pop(0), **step} if queue else step, step))
@@ -133,8 +133,9 @@ def _basename(path: str) -> str:
 
 def _lanes(nodes: list[str], extra: list[str]) -> tuple[list[dict[str, Any]], dict[str, float]]:
     names = list(nodes) + [n for n in dict.fromkeys(extra) if n not in nodes]
-    lanes = [{"node": n, "y": i * LANE_H, "h": LANE_H, "text_y": i * LANE_H + LANE_H / 2 + 4, "bars": []}
-             for i, n in enumerate(names)]
+    lanes: list[dict[str, Any]] = [
+        {"node": n, "y": i * LANE_H, "h": LANE_H, "text_y": i * LANE_H + LANE_H / 2 + 4, "bars": []}
+        for i, n in enumerate(names)]
     return lanes, {lane["node"]: lane["y"] for lane in lanes}
 
 

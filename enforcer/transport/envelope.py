@@ -68,7 +68,7 @@ def _element(name: Any, value: Any, parts: list[str]) -> None:
             text = _text(item)  # raises _Unsupported for what is neither text nor a number
             parts.append(f"<{name}>{_escape(text)}</{name}>" if text else f"<{name}></{name}>")
             continue
-        text = None
+        own_text: str | None = None
         attrs = ""
         children = []
         for key, child in item.items():
@@ -77,14 +77,14 @@ def _element(name: Any, value: Any, parts: list[str]) -> None:
             if key.startswith("@"):
                 attrs += _attribute(key, child)
             elif key == "#text":
-                text = None if child is None else _text(child)
+                own_text = None if child is None else _text(child)
             elif not (type(child) is list and not child):
                 children.append((key, child))
         parts.append(f"<{name}{attrs}>")
         for key, child in children:
             _element(key, child, parts)
-        if text:
-            parts.append(_escape(text))
+        if own_text:
+            parts.append(_escape(own_text))
         parts.append(f"</{name}>")
 
 

@@ -29,7 +29,7 @@ from typing import BinaryIO
 import spnego
 import spnego.exceptions
 
-from .. import sealing
+from ..protocol import sealing
 from . import wsman
 from .faults import REQUEST_KINDS, Fault, FaultBook
 from .winrs import NodeShells, TransportFault

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 import spnego
 import spnego.exceptions
 
-from .. import sealing
+from ..protocol import sealing
 
 _SOAP = "application/soap+xml;charset=UTF-8"
 _MAX_BODY = 64 * 1024 * 1024

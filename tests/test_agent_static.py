@@ -1,7 +1,8 @@
 """Static checks on the PowerShell agent, runnable without Windows.
 
-They parse agent.ps1 and bootstrap.ps1 with tree-sitter and hold both op
-implementations (agent.ps1 and the simulator) to the op catalogue.
+They parse every file of enforcer/protocol/powershell/ and the agent they
+make together with tree-sitter, and hold both op implementations (the
+PowerShell family files and the simulator) to the op catalogue.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import pytest
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
+from enforcer.protocol import agent
+
 ROOT = Path(__file__).resolve().parents[1]
-AGENT_DIR = ROOT / "enforcer" / "transport" / "agent"
-AGENT = AGENT_DIR / "agent.ps1"
-BOOTSTRAP = AGENT_DIR / "bootstrap.ps1"
-CATALOGUE = AGENT_DIR / "catalogue.json"
+SCRIPT_DIR = ROOT / "enforcer" / "protocol" / "powershell"
+BOOTSTRAP = SCRIPT_DIR / agent.BOOTSTRAP
+FAMILY_SCRIPTS = [SCRIPT_DIR / name for name in agent.SCRIPTS if name != "core.ps1"]
+CATALOGUE = ROOT / "enforcer" / "protocol" / "catalogue.json"
 
 BOOTSTRAP_FIRST_LINE = "# enforcer-agent-bootstrap v1"
 BOOTSTRAP_MAX_ENCODED = 4000
@@ -80,37 +83,48 @@ def _single_child_chain_end(node: Node, wanted: str) -> Node | None:
     return node
 
 
-def enforcer_ops_keys(source: bytes) -> list[str]:
-    """The keys of the `$script:EnforcerOps = @{ ... }` hashtable literal.
+def _single_quoted(node: Node, what: str) -> str:
+    """The value of a single-quoted string literal; anything else fails."""
+    literal = _single_child_chain_end(node, "string_literal")
+    raw = None if literal is None else text(literal)
+    assert raw is not None and len(raw) >= 2 and raw[0] == raw[-1] == "'", (
+        f"{what} must be a single-quoted string literal: {text(node)!r}")
+    return raw[1:-1].replace("''", "'")
 
-    Every key must be a single-quoted string literal and every value a script
-    block: anything else fails here rather than being silently skipped.
+
+def _is_ops_table(node: Node) -> bool:
+    return node.type == "variable" and text(node).lower() == OPS_VARIABLE
+
+
+def op_registrations(source: bytes) -> dict[str, Node]:
+    """The ops a file registers, `$script:EnforcerOps['name'] = { ... }`: name -> the script block.
+
+    Every assignment that touches the table must be a registration with a
+    single-quoted name and a script block, or the table's creation as an
+    empty `@{}`: anything else fails here rather than being silently skipped.
     """
-    tables = []
+    registered: dict[str, Node] = {}
     for node in walk(parse(source)):
         if node.type != "assignment_expression":
             continue
         left, right = node.named_children[0], node.named_children[-1]
-        if left.type == "left_assignment_expression" and text(left).strip().lower() == OPS_VARIABLE:
+        if not any(_is_ops_table(n) for n in walk(left)):
+            continue
+        target = _single_child_chain_end(left, "variable")
+        if target is not None:
             table = _single_child_chain_end(right, "hash_literal_expression")
-            assert table is not None, f"{OPS_VARIABLE} is not assigned a hashtable literal: {text(right)[:80]!r}"
-            tables.append(table)
-    assert len(tables) == 1, f"expected one assignment of a hashtable to $script:EnforcerOps, found {len(tables)}"
-
-    keys = []
-    body = next((c for c in tables[0].named_children if c.type == "hash_literal_body"), None)
-    entries = [] if body is None else [c for c in body.named_children if c.type == "hash_entry"]
-    for entry in entries:
-        key_expression = next(c for c in entry.named_children if c.type == "key_expression")
-        literal = _single_child_chain_end(key_expression, "string_literal")
-        raw = None if literal is None else text(literal)
-        assert raw is not None and len(raw) >= 2 and raw[0] == raw[-1] == "'", (
-            f"op key must be a single-quoted string literal: {text(key_expression)!r}")
-        value = entry.named_children[-1]
-        assert _single_child_chain_end(value, "script_block_expression") is not None, (
-            f"op {raw} must map to a script block")
-        keys.append(raw[1:-1].replace("''", "'"))
-    return keys
+            assert table is not None and not table.named_children, (
+                f"{OPS_VARIABLE} may only be created empty, as @{{}}: {text(node)[:80]!r}")
+            continue
+        access = _single_child_chain_end(left, "element_access")
+        assert access is not None and _is_ops_table(access.named_children[0]), (
+            f"an op must be registered as $script:EnforcerOps['name'] = {{ ... }}: {text(left)!r}")
+        name = _single_quoted(access.named_children[1], "an op's name")
+        block = _single_child_chain_end(right, "script_block_expression")
+        assert block is not None, f"op {name} must be a script block"
+        assert name not in registered, f"op {name} is registered twice"
+        registered[name] = block
+    return registered
 
 
 def code_only_text(source: bytes) -> str:
@@ -160,24 +174,46 @@ def ps7_only_constructs(source: bytes) -> list[str]:
 # --- tests ------------------------------------------------------------------
 
 
-def test_agent_files_exist():
-    assert AGENT.is_file()
-    assert BOOTSTRAP.is_file()
+def test_the_folder_holds_exactly_the_agent_and_the_bootstrap():
+    assert sorted(p.name for p in SCRIPT_DIR.glob("*.ps1")) == sorted([*agent.SCRIPTS, agent.BOOTSTRAP])
+    assert agent.SCRIPTS[0] == "core.ps1", "core.ps1 creates the op table the family files fill"
 
 
-@pytest.mark.parametrize("script", sorted(AGENT_DIR.glob("*.ps1")), ids=lambda p: p.name)
+def agent_source() -> bytes:
+    return agent.agent_text().encode("utf-8")
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPT_DIR.glob("*.ps1")), ids=lambda p: p.name)
 def test_script_parses_without_errors(script: Path):
     problems = syntax_problems(script.read_bytes())
     assert not problems, f"{script.name}:\n" + "\n".join(problems)
 
 
+def test_the_concatenated_agent_parses_and_defines_its_entry_point():
+    problems = syntax_problems(agent_source())
+    assert not problems, "the agent:\n" + "\n".join(problems)
+    assert "function Invoke-EnforcerAgent" in agent.agent_text()  # what the simulator looks for
+
+
+def family_ops() -> dict[str, list[str]]:
+    """Each family file's name (without .ps1) -> the ops it registers."""
+    return {script.stem: list(op_registrations(script.read_bytes())) for script in FAMILY_SCRIPTS}
+
+
+def test_core_registers_no_op_and_each_family_some():
+    assert op_registrations((SCRIPT_DIR / "core.ps1").read_bytes()) == {}
+    assert all(family_ops().values()), family_ops()
+
+
 def test_agent_ops_match_catalogue():
-    keys = enforcer_ops_keys(AGENT.read_bytes())
-    assert len(keys) == len(set(keys)), f"duplicate op keys: {sorted(k for k in keys if keys.count(k) > 1)}"
+    registered = [op for ops in family_ops().values() for op in ops]
+    assert len(registered) == len(set(registered)), (
+        f"ops registered by two files: {sorted(k for k in registered if registered.count(k) > 1)}")
+    assert list(op_registrations(agent_source())) == registered
     expected = catalogue_ops()
-    assert set(keys) == expected, (
-        f"missing from agent.ps1: {sorted(expected - set(keys))}; "
-        f"not in the catalogue: {sorted(set(keys) - expected)}")
+    assert set(registered) == expected, (
+        f"missing from the agent: {sorted(expected - set(registered))}; "
+        f"not in the catalogue: {sorted(set(registered) - expected)}")
 
 
 def test_simulator_ops_match_catalogue():
@@ -196,7 +232,7 @@ def test_bootstrap_header_and_size():
     assert len(encoded) < BOOTSTRAP_MAX_ENCODED, f"-EncodedCommand payload is {len(encoded)} characters"
 
 
-@pytest.mark.parametrize("script", [AGENT, BOOTSTRAP], ids=lambda p: p.name)
+@pytest.mark.parametrize("script", sorted(SCRIPT_DIR.glob("*.ps1")), ids=lambda p: p.name)
 def test_scripts_use_no_ps7_only_syntax(script: Path):
     found = ps7_only_constructs(script.read_bytes())
     assert not found, f"{script.name} uses PowerShell 7 syntax:\n" + "\n".join(found)
@@ -206,24 +242,31 @@ def test_scripts_use_no_ps7_only_syntax(script: Path):
 # passing run means they looked, not that they could not see.
 
 
-def test_op_key_extraction_reads_only_the_ops_table():
+def test_op_registration_extraction_reads_only_registrations():
     source = b"""
 $script:Other = @{ 'not.an.op' = { param($a) 1 } }
-# 'commented.out' = { }
-$script:EnforcerOps = @{
-    'a.b' = { param($a) 'x.y' }
-    'c.d' = {
-        param($a)
-        & $script:EnforcerOps['a.b'] $a
-    }
+$script:Other['nor.this'] = { param($a) 2 }
+# $script:EnforcerOps['commented.out'] = { }
+$script:EnforcerOps = @{}
+$script:EnforcerOps['a.b'] = { param($a) 'x.y' }
+$script:enforcerops['c.d'] = {
+    param($a)
+    & $script:EnforcerOps['a.b'] $a
 }
 """
-    assert enforcer_ops_keys(source) == ["a.b", "c.d"]
+    assert list(op_registrations(source)) == ["a.b", "c.d"]
 
 
-def test_op_key_extraction_rejects_unquoted_keys():
-    with pytest.raises(AssertionError, match="single-quoted"):
-        enforcer_ops_keys(b"$script:EnforcerOps = @{ facts = { param($a) 1 } }\n")
+@pytest.mark.parametrize("source, complaint", [
+    (b'$script:EnforcerOps["facts"] = { param($a) 1 }\n', "single-quoted"),
+    (b"$script:EnforcerOps['facts'] = 'not a block'\n", "script block"),
+    (b"$script:EnforcerOps = @{ 'facts' = { param($a) 1 } }\n", "created empty"),
+    (b"$script:EnforcerOps.facts = { param($a) 1 }\n", "registered as"),
+    (b"$script:EnforcerOps['a'] = { 1 }\n$script:EnforcerOps['a'] = { 2 }\n", "twice"),
+])
+def test_op_registration_extraction_rejects_other_forms(source: bytes, complaint: str):
+    with pytest.raises(AssertionError, match=complaint):
+        op_registrations(source)
 
 
 @pytest.mark.parametrize("snippet, construct", [

@@ -1,6 +1,6 @@
 """The simulator's implementation of the agent op catalogue.
 
-Mirrors enforcer/transport/agent/agent.ps1 op for op (a test checks both
+Mirrors the agent (enforcer/protocol/powershell/) op for op (a test checks both
 against catalogue.json). Each handler takes the node it runs on and the op's
 arguments and returns the op's `data`, or raises SimError with a catalogue
 error kind.

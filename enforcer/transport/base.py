@@ -16,7 +16,7 @@ from ..errors import OpFailed
 
 @dataclass(frozen=True)
 class AgentOp:
-    """One op of the catalogue (enforcer/transport/agent/catalogue.json)."""
+    """One op of the catalogue (enforcer/protocol/catalogue.json)."""
 
     op: str
     args: dict[str, Any] = field(default_factory=dict)

@@ -29,7 +29,8 @@ from winrm.protocol import Protocol
 
 from ..errors import (AgentError, AuthenticationFailed, NodeUnreachable, TransportError, TransportTimeout,
                       WSManError)
-from . import agent, envelope
+from ..protocol import agent
+from . import envelope
 from .base import AgentOp, OpResult, Transport
 from .lean import LeanTransport
 from .wire import WireError

@@ -225,6 +225,13 @@ def test_simulator_ops_match_catalogue():
         f"not in the catalogue: {sorted(set(OPS) - expected)}")
 
 
+def test_simulator_families_are_the_agent_families():
+    from enforcer.simulator.ops import FAMILIES
+
+    simulator = {family.__name__.rsplit(".", 1)[1]: sorted(family.OPS) for family in FAMILIES}
+    assert simulator == {family: sorted(ops) for family, ops in family_ops().items()}
+
+
 def test_bootstrap_header_and_size():
     source = BOOTSTRAP.read_text(encoding="utf-8")
     assert source.splitlines()[0] == BOOTSTRAP_FIRST_LINE

@@ -64,8 +64,10 @@ function Test-IsInteger {
 }
 
 # Reads one op argument from a PSCustomObject (the request) or a hashtable (an
-# op calling another op). The leading comma stops PowerShell from unrolling a
-# list value on the way out, so one-element and empty lists stay lists.
+# op calling another op). -As names the argument's type as the catalogue's
+# schema has it (enforcer/simulator/ops/common.py checks the same names). The
+# leading comma stops PowerShell from unrolling a list value on the way out, so
+# one-element and empty lists stay lists.
 function Get-Arg {
     param($From, [string]$Name, $Default = $null, [switch]$Required, [string]$As = 'any')
     $value = $null
@@ -87,6 +89,14 @@ function Get-Arg {
         'number' {
             $valid = Test-IsNumber $value
             $expected = 'a number'
+        }
+        'integer' {
+            $valid = Test-IsInteger $value
+            $expected = 'an integer'
+        }
+        'object' {
+            $valid = $value -is [System.Management.Automation.PSCustomObject] -or $value -is [System.Collections.IDictionary]
+            $expected = 'an object'
         }
         'strings' {
             $valid = $value -is [array] -and @($value | Where-Object { $_ -isnot [string] }).Count -eq 0

@@ -9,7 +9,7 @@ $script:EnforcerOps['events.query'] = {
     if ($source) { $filter.ProviderName = $source }
     $since = Get-Arg $a 'since' -As string
     if ($since) { $filter.StartTime = ConvertFrom-IsoTime $since 'since' }
-    $max = Get-Arg $a 'max' 100 -As number
+    $max = Get-Arg $a 'max' 100 -As integer
     if ($max -lt 1) { throw (New-OpError 'invalid_args' "argument 'max' must be at least 1") }
     try {
         $records = @(Get-WinEvent -FilterHashtable $filter -MaxEvents ([int]$max))

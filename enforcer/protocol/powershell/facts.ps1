@@ -19,7 +19,7 @@ $script:EnforcerOps['facts'] = {
         }
     }
     $events = @()
-    $eventQuery = Get-Arg $a 'events'
+    $eventQuery = Get-Arg $a 'events' -As object
     if ($null -ne $eventQuery) { $events = (& $ops['events.query'] $eventQuery)['events'] }
 
     # A node whose cluster service is down still has facts worth planning on.

@@ -106,7 +106,7 @@ $script:EnforcerOps['registry.remove'] = {
 $script:EnforcerOps['registry.set'] = {
     param($a)
     $native = ConvertTo-RegNativePath (Get-Arg $a 'path' -Required -As string)
-    $values = Get-Arg $a 'values' -Required
+    $values = Get-Arg $a 'values' -Required -As object
     $key = "Registry::$native"
     $kinds = @{ REG_SZ = 'String'; REG_EXPAND_SZ = 'ExpandString'; REG_DWORD = 'DWord'; REG_QWORD = 'QWord'; REG_MULTI_SZ = 'MultiString' }
     # Check every value before writing any, so a bad one leaves the key untouched.

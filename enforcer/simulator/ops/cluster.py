@@ -33,9 +33,9 @@ def cluster_group_remove(ctx: OpContext, args: dict) -> dict:
 
 def cluster_group_create_dtc(ctx: OpContext, args: dict) -> dict:
     ctx.cluster.require_cluster(ctx.node)
-    name = _arg(args, "name", str, "MSDTC")
-    grp = ctx.cluster.create_dtc_group(ctx.node, name, _arg(args, "network_name", str, f"MSDTC-{ctx.cluster.name}"),
-                                       _arg(args, "ip_address", str, "10.0.0.50"))
+    name = _arg(args, "name", "string", "MSDTC")
+    grp = ctx.cluster.create_dtc_group(ctx.node, name, _arg(args, "network_name", "string", f"MSDTC-{ctx.cluster.name}"),
+                                       _arg(args, "ip_address", "string", "10.0.0.50"))
     return _group_data(grp)
 
 

@@ -21,19 +21,43 @@ class OpContext:
 Handler = Callable[[OpContext, dict], dict]
 
 
-def _arg(args: dict[str, Any], name: str, kind: type | tuple = str, default: Any = ...) -> Any:
-    if name not in args or args[name] is None:
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_integer(value: Any) -> bool:
+    """As the agent's Test-IsInteger: 3.0 counts, JSON having one kind of number."""
+    return _is_number(value) and float(value).is_integer()
+
+
+# The agent's Get-Arg -As types, checked alike: kind -> (check, what the error message says is expected).
+_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "string": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "number": (_is_number, "a number"),
+    "integer": (_is_integer, "an integer"),
+    "object": (lambda v: isinstance(v, dict), "an object"),
+    "strings": (lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v), "a list of strings"),
+    "integers": (lambda v: isinstance(v, list) and all(_is_integer(i) for i in v), "a list of integers"),
+}
+
+
+def _arg(args: dict[str, Any], name: str, kind: str = "string", default: Any = ...) -> Any:
+    """One op argument, as the agent's Get-Arg reads it: absent and null alike, `...` for a required one.
+
+    tests/test_agent_static.py reads these calls to hold each op's arguments to the catalogue.
+    """
+    if args.get(name) is None:
         if default is ...:
             raise SimError("invalid_args", f"missing argument '{name}'")
         return default
-    value = args[name]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise SimError("invalid_args", f"argument '{name}' has the wrong type")
-    return value
+    check, expected = _KINDS[kind]
+    if not check(args[name]):
+        raise SimError("invalid_args", f"argument '{name}' must be {expected}")
+    return args[name]
 
 
 def _timeout(args: dict[str, Any], default: float) -> float:
-    return float(_arg(args, "timeout_s", (int, float), default))
+    return float(_arg(args, "timeout_s", "number", default))
 
 
 def _fs_for(ctx: OpContext, path: str) -> FileSystem:

@@ -17,8 +17,8 @@ def dtc_get(ctx: OpContext, args: dict) -> dict:
 
 def dtc_install(ctx: OpContext, args: dict) -> dict:
     installer = _arg(args, "installer")
-    _arg(args, "arguments", list, [])
-    accepted = _arg(args, "accepted_exit_codes", list, [0, 3010])
+    _arg(args, "arguments", "strings", [])
+    accepted = _arg(args, "accepted_exit_codes", "integers", [0, 3010])
     with ctx.cluster.lock:
         entry = _fs_for(ctx, installer).get(installer)
         if entry is None or entry.is_dir:

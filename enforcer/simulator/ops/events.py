@@ -9,11 +9,13 @@ from .common import Handler, OpContext, _arg
 
 
 def events_query(ctx: OpContext, args: dict) -> dict:
-    log = _arg(args, "log", str, "System")
-    ids = _arg(args, "ids", list, [])
-    source = _arg(args, "source", str, None)
-    since = _arg(args, "since", str, None)
-    limit = _arg(args, "max", int, 100)
+    log = _arg(args, "log", "string", "System")
+    ids = _arg(args, "ids", "integers", [])
+    source = _arg(args, "source", "string", None)
+    since = _arg(args, "since", "string", None)
+    limit = _arg(args, "max", "integer", 100)
+    if limit < 1:
+        raise SimError("invalid_args", "argument 'max' must be at least 1")
     try:
         since_t = dt.datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
     except ValueError as exc:
@@ -23,7 +25,7 @@ def events_query(ctx: OpContext, args: dict) -> dict:
     found = [e for e in reversed(ctx.node.events)
              if (not ids or e["id"] in ids) and (source is None or e["source"].lower() == source.lower())
              and (since_t is None or dt.datetime.fromisoformat(e["time"]) >= since_t)]
-    return {"events": found[:limit]}
+    return {"events": found[:int(limit)]}
 
 
 OPS: dict[str, Handler] = {

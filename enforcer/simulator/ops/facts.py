@@ -14,20 +14,20 @@ from .service import service_get
 
 
 def facts(ctx: OpContext, args: dict) -> dict:
-    services = _arg(args, "services", list, ["ClusSvc", "MSDTC"])
+    services = _arg(args, "services", "strings", ["ClusSvc", "MSDTC"])
     cluster, cluster_error = None, None
     try:
         cluster = {"name": ctx.cluster.name, **cluster_nodes(ctx, {}), **cluster_groups(ctx, {})}
         cluster.pop("cluster")
     except SimError as exc:
         cluster_error = exc.message
-    events = _arg(args, "events", dict, None)
+    events = _arg(args, "events", "object", None)
     return {
         "hostname": ctx.node.name, "time": utcnow_iso(),
         "os": {"caption": "Microsoft Windows Server 2019 Datacenter", "version": "10.0.17763"},
         "services": {name: service_get(ctx, {"name": name}) for name in services},
-        "registry": {path: registry_get(ctx, {"path": path}) for path in _arg(args, "registry", list, [])},
-        "paths": {path: _path_fact(ctx, path) for path in _arg(args, "paths", list, [])},
+        "registry": {path: registry_get(ctx, {"path": path}) for path in _arg(args, "registry", "strings", [])},
+        "paths": {path: _path_fact(ctx, path) for path in _arg(args, "paths", "strings", [])},
         "dtc": dtc_get(ctx, {}), "sql": sql_get(ctx, {}),
         "cluster": cluster, "cluster_error": cluster_error,
         "events": events_query(ctx, events)["events"] if events is not None else [],

@@ -43,14 +43,19 @@ REG_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ"
 
 def registry_set(ctx: OpContext, args: dict) -> dict:
     path = norm_key(_arg(args, "path"))
-    values = _arg(args, "values", dict)
-    for name, value in values.items():
-        if not isinstance(value, dict) or "data" not in value or value.get("type", "REG_SZ") not in REG_TYPES:
-            raise SimError("invalid_args", f"value '{name}' must be {{type, data}} with a type of {', '.join(REG_TYPES)}")
+    writes = []  # every value checked before any is written, so a bad one leaves the key untouched
+    for name, value in _arg(args, "values", "object").items():
+        entry = value if isinstance(value, dict) else {}
+        reg_type = _arg(entry, "type", "string", "REG_SZ")
+        if reg_type not in REG_TYPES:
+            raise SimError("invalid_args", f"unsupported registry type '{reg_type}' for value '{name}'")
+        if entry.get("data") is None:
+            raise SimError("invalid_args", "missing argument 'data'")
+        writes.append((name, entry["data"], reg_type))
     with ctx.cluster.lock:
         created = ctx.node.registry.get(path) is None
-        for name, value in values.items():
-            ctx.node.registry.set_value(path, name, value["data"], value.get("type", "REG_SZ"))
+        for name, data, reg_type in writes:
+            ctx.node.registry.set_value(path, name, data, reg_type)
     if created:
         ctx.journal_change(f"registry:{path}", "absent", "present")
     return {"path": path, "created": created}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+from ..model import SimError
 from .common import Handler, OpContext, _arg, _timeout
 
 
@@ -32,11 +34,17 @@ def cluster_group_remove(ctx: OpContext, args: dict) -> dict:
 
 
 def cluster_group_create_dtc(ctx: OpContext, args: dict) -> dict:
+    """The simulated IP Address resource has no parameters: an address is only checked, as the agent checks it."""
     ctx.cluster.require_cluster(ctx.node)
     name = _arg(args, "name", "string", "MSDTC")
-    grp = ctx.cluster.create_dtc_group(ctx.node, name, _arg(args, "network_name", "string", f"MSDTC-{ctx.cluster.name}"),
-                                       _arg(args, "ip_address", "string", "10.0.0.50"))
-    return _group_data(grp)
+    network_name = _arg(args, "network_name", "string", f"MSDTC-{ctx.cluster.name}")
+    address = _arg(args, "ip_address", "string", None)
+    if address is not None:
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError as exc:
+            raise SimError("invalid_args", f"argument 'ip_address' must be an IPv4 address, got '{address}'") from exc
+    return _group_data(ctx.cluster.create_dtc_group(ctx.node, name, network_name))
 
 
 def cluster_group_move(ctx: OpContext, args: dict) -> dict:

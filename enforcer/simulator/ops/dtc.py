@@ -55,9 +55,16 @@ def dtc_uninstall(ctx: OpContext, args: dict) -> dict:
 
 
 def sql_get(ctx: OpContext, args: dict) -> dict:
+    """Instances are listed in the registry; as on Windows, a service without its registry entry still counts."""
     key = ctx.node.registry.get(SQL_INSTANCES_KEY)
+    names = list(key.values) if key else []
+    for svc in ctx.node.services.values():
+        if svc.name.upper() == "MSSQLSERVER" or svc.name.upper().startswith("MSSQL$"):
+            name = "MSSQLSERVER" if svc.name.upper() == "MSSQLSERVER" else svc.name[len("MSSQL$"):]
+            if name not in names:
+                names.append(name)
     instances = []
-    for name in (key.values if key else {}):
+    for name in names:
         service = "MSSQLSERVER" if name == "MSSQLSERVER" else f"MSSQL${name}"
         svc = ctx.node.services.get(service.lower())
         instances.append({"name": name, "service": service, "status": svc.status if svc else None})

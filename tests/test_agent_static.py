@@ -7,10 +7,16 @@ PowerShell family files and the simulator) to the op catalogue.
 
 from __future__ import annotations
 
+import ast
 import base64
+import functools
+import inspect
 import json
 import re
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 import tree_sitter_powershell
@@ -59,8 +65,15 @@ def text(node: Node) -> str:
     return node.text.decode("utf-8")
 
 
+CATALOGUE_DATA = json.loads(CATALOGUE.read_text(encoding="utf-8"))
+
+
 def catalogue_ops() -> set[str]:
-    return set(json.loads(CATALOGUE.read_text(encoding="utf-8"))["ops"])
+    return set(CATALOGUE_DATA["ops"])
+
+
+def agent_source() -> bytes:
+    return agent.agent_text().encode("utf-8")
 
 
 def syntax_problems(source: bytes) -> list[str]:
@@ -127,6 +140,252 @@ def op_registrations(source: bytes) -> dict[str, Node]:
     return registered
 
 
+# --- the arguments each implementation reads --------------------------------
+# Get-Arg $a 'name' [default] [-Required] -As type in the agent, and
+# _arg(args, "name", type, default) / _timeout(args, default) in the simulator,
+# with the same type names. Every use of an op's arguments must be such a read,
+# or a hand-over to a function whose reads are followed in turn: a use the
+# extractors cannot follow fails, so a pass means they saw every read.
+
+ARG_TYPES = {"string", "number", "integer", "object", "strings", "integers"}
+REQUIRED = "<required>"
+COMPUTED = "<computed>"  # a default that is an expression, worked out on the node
+
+
+@dataclass(frozen=True)
+class ArgRead:
+    type: str
+    default: Any  # REQUIRED, COMPUTED or the literal value
+
+
+# Expression precedence levels and statement wrappers: a node that only wraps its one child.
+_WRAPPERS = {"pipeline", "pipeline_chain", "logical_expression", "bitwise_expression", "comparison_expression",
+             "additive_expression", "multiplicative_expression", "format_expression", "range_expression",
+             "array_literal_expression", "unary_expression", "statement_list"}
+
+
+def _unwrap(node: Node) -> Node:
+    while node.type in _WRAPPERS and node.named_child_count == 1:
+        node = node.named_children[0]
+    return node
+
+
+def _wrapping_parent(node: Node) -> Node:
+    """The nearest ancestor that is more than a wrapper of `node`."""
+    while node.parent is not None and node.parent.type in _WRAPPERS and node.parent.named_child_count == 1:
+        node = node.parent
+    return node.parent
+
+
+def ps_literal(node: Node) -> Any:
+    """The value of a literal default; COMPUTED for anything else."""
+    node = _unwrap(node)
+    if node.type == "integer_literal":
+        return int(text(node))
+    if node.type == "real_literal":
+        return float(text(node))
+    if node.type == "variable" and text(node).lower() in ("$true", "$false", "$null"):
+        return {"$true": True, "$false": False, "$null": None}[text(node).lower()]
+    if node.type == "string_literal" and text(node).startswith("'"):
+        return text(node)[1:-1].replace("''", "'")
+    if node.type == "array_expression":
+        body = [c for c in node.named_children if c.type == "statement_list"]
+        if not body:
+            return []
+        items = _unwrap(body[0])
+        items = items.named_children if items.type == "array_literal_expression" else [items]
+        values = [ps_literal(item) for item in items]
+        return COMPUTED if COMPUTED in values else values
+    return COMPUTED
+
+
+def _command_arguments(command: Node) -> tuple[list[Node], dict[str, Node | None]]:
+    """A command's positional arguments and its named ones (-Name -> value; a switch -> None)."""
+    elements = next((c for c in command.named_children if c.type == "command_elements"), None)
+    items = [] if elements is None else [c for c in elements.named_children if c.type != "command_argument_sep"]
+    positional, named = [], {}
+    while items:
+        item = items.pop(0)
+        if item.type != "command_parameter":
+            positional.append(item)
+            continue
+        name = text(item)[1:].lower()
+        assert ":" not in name, f"write -{name.split(':')[0]} value, not -{name}: {text(command)!r}"
+        named[name] = None if name == "required" else items.pop(0)
+    return positional, named
+
+
+def _get_arg_read(command: Node) -> tuple[Node, str, ArgRead]:
+    """(the object read from, the argument's name, what is read) of one Get-Arg call."""
+    positional, named = _command_arguments(command)
+    slots = dict(zip(("from", "name", "default"), positional))
+    assert len(positional) <= 3 and not (slots.keys() & named.keys()), f"unrecognised Get-Arg call: {text(command)!r}"
+    slots.update(named)
+    assert "from" in slots and "name" in slots, f"unrecognised Get-Arg call: {text(command)!r}"
+    assert slots.keys() <= {"from", "name", "default", "required", "as"}, f"unrecognised Get-Arg call: {text(command)!r}"
+    assert "as" in slots, f"an op's Get-Arg must name its type with -As: {text(command)!r}"
+    arg_type = _unwrap(slots["as"])
+    arg_type = ps_literal(arg_type) if arg_type.type == "string_literal" else text(arg_type)
+    assert arg_type in ARG_TYPES, f"-As {arg_type} is not one of {sorted(ARG_TYPES)}: {text(command)!r}"
+    if "required" in slots:
+        assert "default" not in slots, f"a required argument has no default: {text(command)!r}"
+        default = REQUIRED
+    else:
+        default = ps_literal(slots["default"]) if "default" in slots else None
+    return slots["from"], _single_quoted(slots["name"], "an argument's name"), ArgRead(arg_type, default)
+
+
+def _script_parameters(node: Node) -> list[str]:
+    """The parameter names of a function or script block, lower-cased as PowerShell compares them."""
+    for child in walk(node):
+        if child.type in ("param_block", "function_parameter_declaration"):
+            params = next(c for c in child.named_children if c.type == "parameter_list")
+            return [text(p.named_children[-1]).lower() for p in params.named_children if p.type == "script_parameter"]
+    return []
+
+
+def agent_functions(source: bytes) -> dict[str, Node]:
+    return {text(next(c for c in node.named_children if c.type == "function_name")).lower(): node
+            for node in walk(parse(source)) if node.type == "function_statement"}
+
+
+def ps_arg_reads(body: Node, param: str, functions: dict[str, Node]) -> dict[str, ArgRead]:
+    """The arguments read from `param` inside `body`, following it into the agent's own functions."""
+    reads: dict[str, ArgRead] = {}
+
+    def record(name: str, read: ArgRead) -> None:
+        assert reads.setdefault(name, read) == read, f"argument {name!r} is read two ways: {reads[name]}, {read}"
+
+    for node in walk(body):
+        if node.type != "variable" or text(node).lower() != param or node.parent.type == "script_parameter":
+            continue
+        command = _wrapping_parent(node)
+        command = command.parent if command is not None and command.type == "command_elements" else None
+        name = None if command is None else text(next(c for c in command.named_children if c.type == "command_name"))
+        if name is not None and name.lower() == "get-arg":
+            source, arg, read = _get_arg_read(command)
+            assert _unwrap(source) == node, f"{param} is not what Get-Arg reads from: {text(command)!r}"
+            record(arg, read)
+        elif name is not None and name.lower() in functions:
+            positional, _ = _command_arguments(command)
+            position = [_unwrap(p) for p in positional].index(node)
+            function = functions[name.lower()]
+            for arg, read in ps_arg_reads(function, _script_parameters(function)[position], functions).items():
+                record(arg, read)
+        else:
+            raise AssertionError(f"cannot follow this use of the op's {param}: {text(node.parent.parent)[:80]!r}")
+    return reads
+
+
+def agent_arg_reads(source: bytes) -> dict[str, dict[str, ArgRead]]:
+    """Each op `source` registers -> the arguments it reads."""
+    functions = agent_functions(source)
+    found = {}
+    for op, block in op_registrations(source).items():
+        params = _script_parameters(block)
+        assert len(params) == 1, f"op {op} must take one parameter, its args: param($a)"
+        found[op] = ps_arg_reads(block, params[0], functions)
+    return found
+
+
+def py_arg_reads(function: ast.FunctionDef, param: str,
+                 resolve: Callable[[str], ast.FunctionDef | None]) -> dict[str, ArgRead]:
+    """The arguments a simulator handler reads from `param`, following it into functions `resolve` finds."""
+    reads: dict[str, ArgRead] = {}
+    parents = {child: node for node in ast.walk(function) for child in ast.iter_child_nodes(node)}
+
+    def record(name: str, read: ArgRead) -> None:
+        assert reads.setdefault(name, read) == read, f"argument {name!r} is read two ways: {reads[name]}, {read}"
+
+    def literal(node: ast.expr | None, missing: Any) -> Any:
+        if node is None or isinstance(node, ast.Constant) and node.value is Ellipsis:
+            return missing
+        try:
+            return ast.literal_eval(node)
+        except ValueError:
+            return COMPUTED
+
+    for node in ast.walk(function):
+        if not (isinstance(node, ast.Name) and node.id == param):
+            continue
+        call = parents.get(node)
+        called = call.func.id if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) else None
+        where = ast.unparse(call if isinstance(call, ast.expr) else node)
+        if called in ("_arg", "_timeout") and call.args[0] is node:
+            given = dict(zip(("args", "name", "kind", "default") if called == "_arg" else ("args", "default"),
+                             call.args))
+            given.update((k.arg, k.value) for k in call.keywords)
+            assert given.keys() <= {"args", "name", "kind", "default"}, f"unrecognised call: {where}"
+            if called == "_timeout":
+                record("timeout_s", ArgRead("number", literal(given.get("default"), REQUIRED)))
+                continue
+            name, arg_type = given.get("name"), literal(given.get("kind"), "string")
+            assert isinstance(name, ast.Constant) and isinstance(name.value, str) and arg_type in ARG_TYPES, (
+                f"unrecognised call: {where}")
+            record(name.value, ArgRead(arg_type, literal(given.get("default"), REQUIRED)))
+        elif called is not None and node in call.args and resolve(called) is not None:
+            target = resolve(called)
+            for arg, read in py_arg_reads(target, target.args.args[call.args.index(node)].arg, resolve).items():
+                record(arg, read)
+        else:
+            raise AssertionError(f"cannot follow this use of the handler's {param}: {where}")
+    return reads
+
+
+def _function_ast(function: Callable) -> ast.FunctionDef:
+    return ast.parse(textwrap.dedent(inspect.getsource(function))).body[0]
+
+
+@functools.cache
+def simulator_arg_reads() -> dict[str, dict[str, ArgRead]]:
+    """Each op of the simulator -> the arguments its handler reads."""
+    from enforcer.simulator.ops import OPS
+
+    def resolver(handler: Callable) -> Callable[[str], ast.FunctionDef | None]:
+        def resolve(name: str) -> ast.FunctionDef | None:
+            found = handler.__globals__.get(name)
+            own = inspect.isfunction(found) and found.__module__.startswith("enforcer.simulator.ops.")
+            return _function_ast(found) if own and name not in ("_arg", "_timeout") else None
+        return resolve
+
+    found = {}
+    for op, handler in OPS.items():
+        function = _function_ast(handler)
+        found[op] = py_arg_reads(function, function.args.args[1].arg, resolver(handler))
+    return found
+
+
+def catalogue_arg_reads(op: str) -> dict[str, ArgRead]:
+    """What the catalogue says `op`'s implementations read: each property's type and default."""
+    schema = CATALOGUE_DATA["ops"][op]["args"]
+    reads = {}
+    for name, prop in schema["properties"].items():
+        if name in schema["required"]:
+            default = REQUIRED
+        else:
+            default = prop["default"] if "default" in prop else COMPUTED
+        reads[name] = ArgRead(schema_arg_type(prop), default)
+    return reads
+
+
+def schema_arg_type(prop: dict[str, Any]) -> str:
+    """The Get-Arg -As type a property's schema stands for."""
+    if "$ref" in prop:
+        assert prop["$ref"].startswith("#/"), prop["$ref"]
+        target = CATALOGUE_DATA
+        for part in prop["$ref"][2:].split("/"):
+            target = target[part]
+        prop = {**target, **{k: v for k, v in prop.items() if k != "$ref"}}
+    kind = prop.get("type")
+    if kind == "string":
+        assert prop.get("minLength") == 1, f"a string argument is non-empty, as Get-Arg -As string checks: {prop}"
+        return "string"
+    if kind == "array":
+        return {"string": "strings", "integer": "integers"}[prop["items"]["type"]]
+    assert kind in ARG_TYPES, f"no Get-Arg -As type for {prop}"
+    return kind
+
+
 def code_only_text(source: bytes) -> str:
     """The source with comments and string contents blanked out, positions
     kept, so token checks cannot trip over prose or data."""
@@ -177,10 +436,6 @@ def ps7_only_constructs(source: bytes) -> list[str]:
 def test_the_folder_holds_exactly_the_agent_and_the_bootstrap():
     assert sorted(p.name for p in SCRIPT_DIR.glob("*.ps1")) == sorted([*agent.SCRIPTS, agent.BOOTSTRAP])
     assert agent.SCRIPTS[0] == "core.ps1", "core.ps1 creates the op table the family files fill"
-
-
-def agent_source() -> bytes:
-    return agent.agent_text().encode("utf-8")
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPT_DIR.glob("*.ps1")), ids=lambda p: p.name)
@@ -300,3 +555,101 @@ $u = @(1, 2) | Where-Object { $_ -gt 1 }
 
 def test_ps7_guard_sees_code_inside_expandable_strings():
     assert ps7_only_constructs(b'$s = "total: $($a ?? 0)"\n')
+
+
+# --- each op's arguments: the agent, the simulator and the catalogue agree ---
+
+
+@functools.cache
+def the_agents_arg_reads() -> dict[str, dict[str, ArgRead]]:
+    return agent_arg_reads(agent_source())
+
+
+@pytest.mark.parametrize("op", sorted(CATALOGUE_DATA["ops"]))
+def test_the_agent_reads_the_arguments_the_catalogue_gives(op: str):
+    assert the_agents_arg_reads()[op] == catalogue_arg_reads(op)
+
+
+@pytest.mark.parametrize("op", sorted(CATALOGUE_DATA["ops"]))
+def test_the_simulator_reads_the_arguments_the_catalogue_gives(op: str):
+    assert simulator_arg_reads()[op] == catalogue_arg_reads(op)
+
+
+def test_agent_arg_extraction_sees_every_form_of_read():
+    source = b"""
+function Invoke-Change($a, [string]$Verb) {
+    $name = Get-Arg $a 'name' -Required -As string
+    $deadline = Get-Deadline (Get-Arg $a 'timeout_s' 60 -As number)
+}
+$script:EnforcerOps['x.one'] = {
+    param($a)
+    $list = Get-Arg $a 'services' @('ClusSvc', 'MSDTC') -As strings
+    $codes = Get-Arg $a 'codes' -Default @(0, 3010) -As integers
+    $source = Get-Arg $a 'source' -As 'string'
+    $net = Get-Arg $a 'network_name' ('MSDTC-' + (Get-Cluster).Name) -As string
+    $type = Get-Arg $property.Value 'type' 'REG_SZ' -As string
+    foreach ($path in (Get-Arg $a 'paths' @() -As strings)) { $path }
+}
+$script:EnforcerOps['x.two'] = { param($a) Invoke-Change $a 'Stop' }
+$script:EnforcerOps['x.three'] = { param($a) 'reads nothing' }
+"""
+    assert agent_arg_reads(source) == {
+        "x.one": {"services": ArgRead("strings", ["ClusSvc", "MSDTC"]), "codes": ArgRead("integers", [0, 3010]),
+                  "source": ArgRead("string", None), "network_name": ArgRead("string", COMPUTED),
+                  "paths": ArgRead("strings", [])},
+        "x.two": {"name": ArgRead("string", REQUIRED), "timeout_s": ArgRead("number", 60)},
+        "x.three": {},
+    }
+
+
+@pytest.mark.parametrize("body, complaint", [
+    (b"$b = $a", "cannot follow"),
+    (b"Show-Args $a", "cannot follow"),
+    (b"Get-Arg $a 'n' -Required", "-As"),
+    (b"Get-Arg $a $name -As string", "single-quoted"),
+    (b"Get-Arg $a 'n' -As text", "not one of"),
+    (b"Get-Arg $a 'n' 'x' -Required -As string", "no default"),
+    (b"Get-Arg $a 'n' 1 -As number; Get-Arg $a 'n' 2 -As number", "two ways"),
+    (b"Get-Arg -From $a 'n' -As string", "unrecognised"),
+])
+def test_agent_arg_extraction_fails_on_what_it_cannot_follow(body: bytes, complaint: str):
+    with pytest.raises(AssertionError, match=complaint):
+        agent_arg_reads(b"$script:EnforcerOps['x'] = { param($a) " + body + b" }\n")
+
+
+def _snippet_reads(source: str, handler: str = "handler") -> dict[str, ArgRead]:
+    functions = {f.name: f for f in ast.parse(textwrap.dedent(source)).body if isinstance(f, ast.FunctionDef)}
+    return py_arg_reads(functions[handler], functions[handler].args.args[1].arg, functions.get)
+
+
+def test_simulator_arg_extraction_sees_every_form_of_read():
+    source = """
+        def change(ctx, given, verb):
+            return _arg(given, "name"), _timeout(given, 60)
+
+        def handler(ctx, args):
+            _arg(args, "services", "strings", ["ClusSvc", "MSDTC"])
+            _arg(args, "source", "string", None)
+            _arg(args, "network_name", "string", f"MSDTC-{ctx.cluster.name}")
+            _arg(args, "max", kind="integer", default=100)
+            _arg(args, "path", "string", ...)
+            _arg({"data": 1}, "data", "number")
+            return change(ctx, args, "stop")
+    """
+    assert _snippet_reads(source) == {
+        "services": ArgRead("strings", ["ClusSvc", "MSDTC"]), "source": ArgRead("string", None),
+        "network_name": ArgRead("string", COMPUTED), "max": ArgRead("integer", 100),
+        "path": ArgRead("string", REQUIRED), "name": ArgRead("string", REQUIRED), "timeout_s": ArgRead("number", 60)}
+
+
+@pytest.mark.parametrize("body, complaint", [
+    ("given = args", "cannot follow"),
+    ("args.get('x')", "cannot follow"),
+    ("print(args)", "cannot follow"),
+    ("_arg(args, name)", "unrecognised"),
+    ("_arg(args, 'n', 'text')", "unrecognised"),
+    ("_arg(args, 'n', 'number', 1); _arg(args, 'n', 'number', 2)", "two ways"),
+])
+def test_simulator_arg_extraction_fails_on_what_it_cannot_follow(body: str, complaint: str):
+    with pytest.raises(AssertionError, match=complaint):
+        _snippet_reads(f"def handler(ctx, args):\n    {body}\n")

@@ -14,9 +14,10 @@ import inspect
 import json
 import re
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import tree_sitter_powershell
@@ -218,11 +219,12 @@ def _command_arguments(command: Node) -> tuple[list[Node], dict[str, Node | None
 def _get_arg_read(command: Node) -> tuple[Node, str, ArgRead]:
     """(the object read from, the argument's name, what is read) of one Get-Arg call."""
     positional, named = _command_arguments(command)
-    slots = dict(zip(("from", "name", "default"), positional))
-    assert len(positional) <= 3 and not (slots.keys() & named.keys()), f"unrecognised Get-Arg call: {text(command)!r}"
+    unrecognised = f"unrecognised Get-Arg call: {text(command)!r}"
+    assert len(positional) <= 3, unrecognised
+    slots = dict(zip(("from", "name", "default"), positional, strict=False))
+    assert not slots.keys() & named.keys(), unrecognised
     slots.update(named)
-    assert "from" in slots and "name" in slots, f"unrecognised Get-Arg call: {text(command)!r}"
-    assert slots.keys() <= {"from", "name", "default", "required", "as"}, f"unrecognised Get-Arg call: {text(command)!r}"
+    assert {"from", "name"} <= slots.keys() <= {"from", "name", "default", "required", "as"}, unrecognised
     assert "as" in slots, f"an op's Get-Arg must name its type with -As: {text(command)!r}"
     arg_type = _unwrap(slots["as"])
     arg_type = ps_literal(arg_type) if arg_type.type == "string_literal" else text(arg_type)
@@ -312,8 +314,9 @@ def py_arg_reads(function: ast.FunctionDef, param: str,
         called = call.func.id if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) else None
         where = ast.unparse(call if isinstance(call, ast.expr) else node)
         if called in ("_arg", "_timeout") and call.args[0] is node:
-            given = dict(zip(("args", "name", "kind", "default") if called == "_arg" else ("args", "default"),
-                             call.args))
+            slots = ("args", "name", "kind", "default") if called == "_arg" else ("args", "default")
+            assert len(call.args) <= len(slots), f"unrecognised call: {where}"
+            given = dict(zip(slots, call.args, strict=False))
             given.update((k.arg, k.value) for k in call.keywords)
             assert given.keys() <= {"args", "name", "kind", "default"}, f"unrecognised call: {where}"
             if called == "_timeout":

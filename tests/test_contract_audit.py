@@ -26,7 +26,8 @@ def test_an_answer_of_the_wrong_shape_fails_the_op(sim, monkeypatch, break_answe
     monkeypatch.setitem(OPS, "service.get", lambda ctx, args: break_answer(right(ctx, args)))
     result = transport(sim, "CLU1-A").call([AgentOp("service.get", {"name": "MSDTC"})])[0]
     assert (result.ok, result.error_kind) == (False, "failed")
-    assert result.error_message.startswith("contract violation: service.get answer: ") and problem in result.error_message
+    assert result.error_message.startswith("contract violation: service.get answer: ")
+    assert problem in result.error_message
     assert _drain() == [result.error_message]
 
 

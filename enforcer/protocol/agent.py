@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -29,7 +29,7 @@ SCRIPTS = ("core.ps1", "registry.ps1", "path.ps1", "service.ps1", "dtc.ps1", "ev
 BOOTSTRAP = "bootstrap.ps1"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _text(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
@@ -39,31 +39,31 @@ def script_text(name: str) -> str:
     return _text(f"powershell/{name}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def agent_text() -> str:
     """The agent as a node runs it: the SCRIPTS, in order, as one text."""
     return "\n".join(script_text(name) for name in SCRIPTS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue() -> dict[str, Any]:
     return json.loads(_text("catalogue.json"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def read_only_ops() -> frozenset[str]:
     """Ops that change nothing: safe to send again when an answer was lost."""
     return frozenset(name for name, op in catalogue()["ops"].items() if op["read_only"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def command_arguments() -> tuple[str, ...]:
     """powershell.exe's arguments: the bootstrap, UTF-16LE base64 as -EncodedCommand wants."""
     encoded = base64.b64encode(script_text(BOOTSTRAP).encode("utf-16-le")).decode("ascii")
     return ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encoded)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _agent_line() -> bytes:
     return base64.b64encode(gzip.compress(agent_text().encode("utf-8"), compresslevel=9, mtime=0))
 

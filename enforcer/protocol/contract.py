@@ -8,7 +8,7 @@ runs: the engine and the simulator import this module at no cost.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from .agent import catalogue
@@ -47,12 +47,12 @@ def _problems(pointer: str, instance: Any) -> list[str]:
     return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(pointer: str) -> Any:
     """A validator of the schema at `pointer` in the catalogue, whose $refs resolve within the catalogue."""
     from jsonschema import Draft202012Validator
-    from referencing import Registry, Resource
+    from referencing import Registry
     from referencing.jsonschema import DRAFT202012
 
-    registry = Registry().with_resource(_URI, Resource(contents=catalogue(), specification=DRAFT202012))
+    registry: Registry = Registry().with_resource(_URI, DRAFT202012.create_resource(catalogue()))
     return Draft202012Validator({"$ref": f"{_URI}#{pointer}"}, registry=registry)

@@ -59,16 +59,22 @@ def sql_get(ctx: OpContext, args: dict) -> dict:
     key = ctx.node.registry.get(SQL_INSTANCES_KEY)
     names = list(key.values) if key else []
     for svc in ctx.node.services.values():
-        if svc.name.upper() == "MSSQLSERVER" or svc.name.upper().startswith("MSSQL$"):
-            name = "MSSQLSERVER" if svc.name.upper() == "MSSQLSERVER" else svc.name[len("MSSQL$"):]
-            if name not in names:
-                names.append(name)
+        instance = _instance_of(svc.name)
+        if instance is not None and instance not in names:
+            names.append(instance)
     instances = []
     for name in names:
         service = "MSSQLSERVER" if name == "MSSQLSERVER" else f"MSSQL${name}"
-        svc = ctx.node.services.get(service.lower())
-        instances.append({"name": name, "service": service, "status": svc.status if svc else None})
+        found = ctx.node.services.get(service.lower())
+        instances.append({"name": name, "service": service, "status": found.status if found else None})
     return {"installed": bool(instances), "instances": instances}
+
+
+def _instance_of(service: str) -> str | None:
+    """The SQL Server instance a service is: MSSQLSERVER (the default instance) or MSSQL$NAME."""
+    if service.upper() == "MSSQLSERVER":
+        return "MSSQLSERVER"
+    return service[len("MSSQL$"):] if service.upper().startswith("MSSQL$") else None
 
 
 OPS: dict[str, Handler] = {

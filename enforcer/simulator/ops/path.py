@@ -49,7 +49,8 @@ def path_restore(ctx: OpContext, args: dict) -> dict:
     with ctx.cluster.lock:
         entry = _fs_for(ctx, archive).get(archive)
         if entry is None:
-            raise SimError("not_found", f"The path '{archive}' either does not exist or is not a valid file system path.")
+            raise SimError("not_found", f"The path '{archive}' either does not exist or is not a valid file system "
+                                        "path.")
         fs = _fs_for(ctx, dest)
         existing = {p.lower() for p in fs.snapshot()}
         try:

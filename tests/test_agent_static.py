@@ -11,7 +11,6 @@ import ast
 import base64
 import functools
 import inspect
-import json
 import re
 import textwrap
 from collections.abc import Callable
@@ -29,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT_DIR = ROOT / "enforcer" / "protocol" / "powershell"
 BOOTSTRAP = SCRIPT_DIR / agent.BOOTSTRAP
 FAMILY_SCRIPTS = [SCRIPT_DIR / name for name in agent.SCRIPTS if name != "core.ps1"]
-CATALOGUE = ROOT / "enforcer" / "protocol" / "catalogue.json"
 
 BOOTSTRAP_FIRST_LINE = "# enforcer-agent-bootstrap v1"
 BOOTSTRAP_MAX_ENCODED = 4000
@@ -66,7 +64,7 @@ def text(node: Node) -> str:
     return node.text.decode("utf-8")
 
 
-CATALOGUE_DATA = json.loads(CATALOGUE.read_text(encoding="utf-8"))
+CATALOGUE_DATA = agent.catalogue()
 
 
 def catalogue_ops() -> set[str]:

@@ -120,3 +120,9 @@ def test_the_data_model_and_loaders_load_no_transport_library(module):
     loaded = _loaded_after_import(module)
     assert not {m for m in loaded if m.split(".")[0] in ("winrm", "requests", "spnego", "urllib3")}
 
+
+
+def test_the_simulator_imports_only_the_protocol_of_the_engine():
+    engine = {target for name, targets in GRAPH.items() if name.startswith("enforcer.simulator")
+              for target in targets if not target.startswith(("enforcer.simulator", "enforcer.protocol"))}
+    assert engine <= {"enforcer"}, f"the simulator imports the engine's {sorted(engine - {'enforcer'})}"

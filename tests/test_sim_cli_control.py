@@ -93,6 +93,20 @@ def test_sim_serves_writes_inventory_and_stops_cleanly_on_sigterm(sim_process):
     assert any(r["type"] == "op" and r["op"] == "cmd" and r["node"] == "CLU1-B" for r in journal)
 
 
+def test_a_sim_process_audits_the_contract_as_the_suite_asks(sim_process):
+    """The suite's ENFORCER_CONTRACT_AUDIT=1 reaches `enforcer sim`: a request outside the catalogue fails there."""
+    from enforcer.transport import AgentOp
+    from enforcer.transport.winrm import ConnectionSpec, WinRMTransport
+
+    _, banner, _ = sim_process
+    host, port = re.search(r"^\s+CLU1\s+CLU1-A\s+http://([\d.]+):(\d+)/wsman$", banner, re.M).groups()
+    password = re.search(r"export ENFORCER_PASSWORD='([^']+)'", banner).group(1)
+    with WinRMTransport("CLU1-A", ConnectionSpec(host, int(port), user="enforcer", password=password)) as node:
+        result = node.call([AgentOp("registry.get", {})])[0]
+    assert (result.ok, result.error_kind) == (False, "failed")
+    assert result.error_message == "contract violation: registry.get request: $: 'path' is a required property"
+
+
 @pytest.mark.parametrize("argv,expected", [
     (["--scenario", "no-such"], "unknown scenario 'no-such'"),
     (["--fault", "node=A,on=any"], "missing kind="),

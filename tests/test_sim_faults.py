@@ -44,6 +44,7 @@ def test_fail_and_slow_faults_change_outcomes_not_the_wire(sim):
     assert a.call([AgentOp("dtc.get")])[0].data["version"] == "2001.12.4414.700"
 
 
+@pytest.mark.contract_violations_expected
 @pytest.mark.sim(scenario="healthy", auth="basic-http")
 def test_unknown_ops_and_bad_args_answer_catalogue_error_kinds(sim):
     results = transport(sim, "CLU1-A").call([

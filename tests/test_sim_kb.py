@@ -31,7 +31,8 @@ def repair(sim, skip: frozenset[str] = frozenset(), restart: tuple[str, ...] = (
     for t in (a, b):
         if "keys" not in skip:  # step 2, each key backed up before it goes
             results = t.call([op for key in DTC_KEYS for op in (
-                AgentOp("registry.export", {"path": key, "dest": f"C:\\enforcer\\backup\\{key.rsplit(chr(92), 1)[1]}.reg"}),
+                AgentOp("registry.export",
+                        {"path": key, "dest": f"C:\\enforcer\\backup\\{key.rsplit(chr(92), 1)[1]}.reg"}),
                 AgentOp("registry.remove", {"path": key}))], stop_on_error=True)
             assert all(r.ok for r in results)
     if "log" not in skip:  # step 3, through the node that owns the shared disk
@@ -40,7 +41,7 @@ def repair(sim, skip: frozenset[str] = frozenset(), restart: tuple[str, ...] = (
     if "install" not in skip:  # step 4
         for t in (a, b):
             assert one(t, "dtc.install", installer=INSTALLER, arguments=["/quiet"])["exit_code"] == 0
-    for step, letter in zip(("stop", "stop", "start", "start"), restart):  # step 5
+    for step, letter in zip(("stop", "stop", "start", "start"), restart, strict=True):  # step 5
         one(nodes[letter], f"cluster.service.{step}", timeout_s=60)
     if "group" not in skip:
         one(a, "cluster.group.create_dtc", name="MSDTC", network_name="MSDTC-CLU1")

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from enforcer.simulator import FaultSpecError, ScenarioError, available_scenarios, parse_fault
-from enforcer.simulator import backup_formats, scenarios
+from enforcer.simulator import (
+    FaultSpecError,
+    ScenarioError,
+    available_scenarios,
+    backup_formats,
+    parse_fault,
+    scenarios,
+)
 from enforcer.simulator.faults import FaultBook
 from enforcer.simulator.journal import Journal
-from enforcer.simulator.model import Clock, SimError
-from enforcer.simulator.ops import OPS
+from enforcer.simulator.model import Clock, Service, SimError
+from enforcer.simulator.ops import OPS, OpContext
 from enforcer.simulator.stores import FileSystem, Registry, norm_key, norm_path
 
 
@@ -110,6 +116,29 @@ def test_a_wait_longer_than_its_timeout_times_out():
     with pytest.raises(SimError) as failure:
         cluster.stop_cluster_service(cluster.node("CLU1-A"), timeout_s=1)  # ClusSvc takes 5 s to stop
     assert failure.value.kind == "timeout"
+
+
+def test_sql_instances_come_from_the_registry_and_from_sql_services_alike():
+    cluster = _cluster(2)
+    node = cluster.node("CLU1-A")
+    node.registry.set_value("HKLM\\SOFTWARE\\Microsoft\\Microsoft SQL Server\\Instance Names\\SQL", "MSSQLSERVER",
+                            "MSSQL15.MSSQLSERVER")
+    node.services["mssql$reports"] = Service("MSSQL$REPORTS", "SQL Server (REPORTS)", status="Running")
+    assert OPS["sql.get"](OpContext(cluster, node), {}) == {"installed": True, "instances": [
+        {"name": "MSSQLSERVER", "service": "MSSQLSERVER", "status": None},
+        {"name": "REPORTS", "service": "MSSQL$REPORTS", "status": "Running"}]}
+
+
+def test_a_new_dtc_group_is_built_as_the_agent_builds_it():
+    cluster = _cluster(2)
+    ctx = OpContext(cluster, cluster.node("CLU1-A"))
+    cluster.remove_group("MSDTC")
+    data = OPS["cluster.group.create_dtc"](ctx, {})
+    assert [(r["name"], r["type"]) for r in data["resources"]] == [
+        ("IP Address MSDTC-CLU1", "IP Address"), ("MSDTC-CLU1", "Network Name"),
+        ("MSDTC-MSDTC-CLU1", "Distributed Transaction Coordinator")]
+    with pytest.raises(SimError, match="must be an IPv4 address"):
+        OPS["cluster.group.create_dtc"](ctx, {"name": "Other", "ip_address": "10.0.0"})
 
 
 def test_simulators_side_by_side_number_their_clusters_apart():

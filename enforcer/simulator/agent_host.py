@@ -4,7 +4,8 @@ The simulator never interprets PowerShell: it recognises the bootstrap by its
 first line, checks that stdin carries an agent that defines the entry point,
 and executes the request's ops against the model. Faults aimed at an op fire
 here, in op order, so ops before the faulted one have run — as they would
-on a real node whose answer was lost.
+on a real node whose answer was lost. With the contract audit on (audit.py),
+each op's request and answer are checked against the catalogue here.
 
 `OpHost` reaches the same agent by node name with no WinRM in between: the
 far end of the engine's in-process transport, for the component tests.
@@ -24,6 +25,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from .audit import AUDIT
 from .faults import Fault, FaultBook
 from .model import Clock, Cluster, SimError
 from .ops import OPS, OpContext
@@ -49,7 +51,7 @@ def clixml_error(message: str) -> bytes:
     """A PowerShell error record as it reaches a WinRS client on stderr."""
     text = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return ('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
-            f'<S S="Error">{text}_x000D__x000A_</S></Objs>').encode("utf-8")
+            f'<S S="Error">{text}_x000D__x000A_</S></Objs>').encode()
 
 
 def _decode_stdin(stdin: bytes) -> tuple[str, dict[str, Any]]:
@@ -119,24 +121,39 @@ class OpHost:
 
 
 def _run_op(ctx: OpContext, op_id: Any, name: str, args: Any, injected_failure: bool) -> dict[str, Any]:
-    handler = OPS.get(name)
-    if handler is None:
-        result = _error(op_id, "unknown_op", f"unknown op '{name}'")
-    elif not isinstance(args, dict):
-        result = _error(op_id, "invalid_args", "args must be an object")
-    elif injected_failure:
-        result = _error(op_id, "failed", f"{name} failed (injected fault)")
+    if AUDIT.enabled:
+        result = _audited(ctx, op_id, name, args, injected_failure)
     else:
-        try:
-            result = {"id": op_id, "ok": True, "data": handler(ctx, args)}
-        except SimError as exc:
-            result = _error(op_id, exc.kind, exc.message)
-        except Exception as exc:  # a simulator bug must not look like a node's answer
-            traceback.print_exc(file=sys.stderr)
-            result = _error(op_id, "failed", f"simulator error: {type(exc).__name__}: {exc}")
+        result = _answer(ctx, op_id, name, args, injected_failure)
     outcome = "ok" if result["ok"] else f"error: {result['error']['kind']}: {result['error']['message']}"
     _journal(ctx, name, args if isinstance(args, dict) else {}, outcome)
     return result
+
+
+def _audited(ctx: OpContext, op_id: Any, name: str, args: Any, injected_failure: bool) -> dict[str, Any]:
+    """The op's answer, unless its request or its answer breaks the contract: then the violation, as 'failed'."""
+    violation = AUDIT.request_violation(name, args)
+    if violation is None:
+        result = _answer(ctx, op_id, name, args, injected_failure)
+        violation = AUDIT.answer_violation(name, result)
+    return result if violation is None else _error(op_id, "failed", violation)
+
+
+def _answer(ctx: OpContext, op_id: Any, name: str, args: Any, injected_failure: bool) -> dict[str, Any]:
+    handler = OPS.get(name)
+    if handler is None:
+        return _error(op_id, "unknown_op", f"unknown op '{name}'")
+    if not isinstance(args, dict):
+        return _error(op_id, "invalid_args", "args must be an object")
+    if injected_failure:
+        return _error(op_id, "failed", f"{name} failed (injected fault)")
+    try:
+        return {"id": op_id, "ok": True, "data": handler(ctx, args)}
+    except SimError as exc:
+        return _error(op_id, exc.kind, exc.message)
+    except Exception as exc:  # a simulator bug must not look like a node's answer
+        traceback.print_exc(file=sys.stderr)
+        return _error(op_id, "failed", f"simulator error: {type(exc).__name__}: {exc}")
 
 
 def _error(op_id: Any, kind: str, message: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from typing import BinaryIO
 import spnego
 import spnego.exceptions
 
-from .. import sealing
+from ..protocol import sealing
 from . import wsman
 from .faults import REQUEST_KINDS, Fault, FaultBook
 from .winrs import NodeShells, TransportFault
@@ -141,12 +141,16 @@ class WinRMServer:
         self._selector.register(self._wake, selectors.EVENT_READ, None)
         self._thread: threading.Thread | None = None
         self._conns: set[socket.socket] = set()
+        self._listeners: list[socket.socket] = []
         self._conns_lock = threading.Lock()
         self._ntlm = _NtlmAcceptor(domain, user, password) if auth == "ntlm" else None
 
     def add(self, endpoint: Endpoint) -> None:
         endpoint.scheme = "https" if self.tls else "http"
+        if endpoint.sock is None:
+            raise ValueError(f"{endpoint.node} has no listening socket to serve on")
         self._endpoints.append(endpoint)
+        self._listeners.append(endpoint.sock)
         endpoint.sock.setblocking(False)
         self._selector.register(endpoint.sock, selectors.EVENT_READ, endpoint)
 
@@ -159,9 +163,9 @@ class WinRMServer:
         self._waker.send(b"\0")
         if self._thread:
             self._thread.join(timeout=5)
-        for ep in self._endpoints:
-            self._selector.unregister(ep.sock)
-            ep.sock.close()
+        for listener in self._listeners:
+            self._selector.unregister(listener)
+            listener.close()
         self._selector.close()
         self._wake.close()
         self._waker.close()
@@ -178,8 +182,9 @@ class WinRMServer:
                 endpoint: Endpoint | None = key.data
                 if endpoint is None:
                     break  # stop()
+                assert isinstance(key.fileobj, socket.socket)
                 try:
-                    conn, addr = endpoint.sock.accept()
+                    conn, addr = key.fileobj.accept()
                 except (BlockingIOError, OSError):
                     continue
                 conn.setblocking(True)

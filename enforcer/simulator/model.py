@@ -362,14 +362,15 @@ class Cluster:
             self.bump_epoch()
             return True
 
-    def create_dtc_group(self, owner: Node, name: str, network_name: str, ip_address: str) -> Group:
+    def create_dtc_group(self, owner: Node, name: str, network_name: str) -> Group:
+        """Resources named as the agent names them (no parentheses: dependency expressions group with them)."""
         with self.lock:
             if name.lower() in self.groups:
                 raise SimError("failed", f"A cluster group named '{name}' already exists.")
             grp = Group(name=name, owner=owner.name, resources=[
-                Resource(f"{name} IP Address ({ip_address})", "IP Address"),
+                Resource(f"IP Address {network_name}", "IP Address"),
                 Resource(network_name, "Network Name"),
-                Resource(name, DTC_RESOURCE_TYPE),
+                Resource(f"MSDTC-{network_name}", DTC_RESOURCE_TYPE),
             ])
             self.groups[name.lower()] = grp
             self.journal.change(self.name, None, f"group:{name}", "absent", "Offline")

@@ -14,11 +14,12 @@ import json
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import AgentError, AuthenticationFailed, NodeUnreachable, OpFailed, TransportError, TransportTimeout
-from . import agent
+from ..protocol import agent
 
 READ_RETRY_BACKOFF_S = (0.2, 0.6)  # a read-only call is tried three times in all
 ops_log = logging.getLogger("enforcer.ops")
@@ -26,7 +27,7 @@ ops_log = logging.getLogger("enforcer.ops")
 
 @dataclass(frozen=True)
 class AgentOp:
-    """One op of the catalogue (enforcer/transport/agent/catalogue.json)."""
+    """One op of the catalogue (enforcer/protocol/catalogue.json)."""
 
     op: str
     args: dict[str, Any] = field(default_factory=dict)
@@ -63,7 +64,7 @@ class Transport(abc.ABC):
     def close(self) -> None:
         """Release the node's shell and connection; safe to call twice."""
 
-    def __enter__(self) -> "Transport":
+    def __enter__(self) -> Transport:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -67,10 +67,9 @@ class LeanTransport(winrm.transport.Transport):
         if self._wire is None and self.endpoint.lower().startswith("http:") and self.auth_method in ("ntlm", "basic") \
                 and (self.auth_method == "basic" or self.message_encryption != "never") \
                 and not _proxied(self.endpoint):
-            # read_timeout_sec None means no timeout, to HttpWire's socket as to requests; wire.py's
-            # `timeout_s: float` should say `float | None` (wire.py is being rewritten: fix it there).
+            # read_timeout_sec None means no timeout, to HttpWire's socket as to requests
             self._wire = HttpWire(self.endpoint, self.auth_method, self.username or "", self.password or "",
-                                  self.read_timeout_sec)  # type: ignore[arg-type]
+                                  self.read_timeout_sec)
         return self._wire
 
     def build_session(self) -> requests.Session:

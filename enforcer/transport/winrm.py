@@ -25,7 +25,7 @@ import winrm.exceptions
 
 from ..errors import AuthenticationFailed, NodeUnreachable, TransportError, TransportTimeout, WSManError
 from ..model import ConnectionSpec
-from . import agent
+from ..protocol import agent
 from .base import AgentTransport
 from .pywinrm_compat import patched_protocol
 from .wire import WireError
@@ -93,7 +93,7 @@ class WinRMTransport(AgentTransport):
                         lambda: protocol.get_command_output_raw(self._shell(), command_id))
                 except winrm.exceptions.WinRMOperationTimeoutError:
                     if time.monotonic() >= deadline:
-                        raise self.timed_out(timeout_s)
+                        raise self.timed_out(timeout_s) from None
                     continue
                 out.append(o)
                 err.append(e)

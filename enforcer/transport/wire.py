@@ -23,18 +23,19 @@ header, so never a credential, into a message.
 from __future__ import annotations
 
 import base64
-import select
 import re
+import select
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 import spnego
 import spnego.exceptions
 
-from .. import sealing
+from ..protocol import sealing
 from .pywinrm_compat import ntlm_hashes
 
 _SOAP = "application/soap+xml;charset=UTF-8"
@@ -58,7 +59,7 @@ class Answer:
 
 
 class HttpWire:
-    def __init__(self, endpoint: str, auth: str, username: str, password: str, timeout_s: float,
+    def __init__(self, endpoint: str, auth: str, username: str, password: str, timeout_s: float | None,
                  on_exchange: Exchange | None = None) -> None:
         if auth not in ("ntlm", "basic"):
             raise ValueError(f"HttpWire speaks ntlm or basic, not {auth}")
@@ -141,7 +142,7 @@ class HttpWire:
         self._ntlm = ctx
 
     def _basic(self) -> str:
-        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode("utf-8")).decode("ascii")
+        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode("ascii")
 
     # -- HTTP ---------------------------------------------------------------------------
     def _exchange(self, body: bytes, content_type: str, authorization: str | None = None
@@ -213,7 +214,7 @@ def _read_response(rfile: BinaryIO) -> tuple[int, dict[str, str], bytes]:
 
 
 def _read_chunked(rfile: BinaryIO) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         size_line = rfile.readline(65537)
         if not size_line:

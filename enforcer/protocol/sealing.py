@@ -1,14 +1,17 @@
 """WinRM message encryption over HTTP (MS-WSMV 2.2.9.1.1): an NTLM-sealed SOAP body in a MIME frame.
 
-Both ends of the wire use it: enforcer's HTTP client and the simulator's listener. A leaf module
-(spnego and struct only), so the simulator, which never imports the engine, can share it.
+Both ends of the wire use it: enforcer's HTTP client and the simulator's listener. It only calls
+the NTLM context it is given (spnego is named for type checkers alone), so the protocol package
+stays a leaf the simulator, which never imports the engine, can share.
 """
 
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
-import spnego
+if TYPE_CHECKING:
+    import spnego
 
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="Encrypted Boundary"'
@@ -29,7 +32,7 @@ def unseal(ctx: spnego.ContextProxy, body: bytes) -> bytes:
     """The SOAP inside a multipart/encrypted body; ValueError if a part's length is not the one announced."""
     parts = [p for p in body.split(_BOUNDARY + b"\r\n") if p]
     message = b""
-    for header, payload in zip(parts[::2], parts[1::2]):
+    for header, payload in zip(parts[::2], parts[1::2], strict=False):  # a header without its payload adds nothing
         try:
             expected = int(header.split(b"Length=")[1].strip())
             data = payload.removesuffix(_BOUNDARY + b"--\r\n").replace(_OCTETS, b"", 1)

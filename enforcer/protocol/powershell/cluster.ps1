@@ -1,0 +1,244 @@
+# enforcer agent, failover cluster ops: cluster.nodes, cluster.groups,
+# cluster.group.*, cluster.service.*.
+
+function Import-ClusterModule {
+    if (Get-Module -Name FailoverClusters) { return }
+    try {
+        Import-Module -Name FailoverClusters -ErrorAction Stop
+    } catch {
+        throw (New-OpError 'unavailable' "the FailoverClusters module cannot be loaded: $(Get-ErrorMessage $_)")
+    }
+}
+
+function Get-ClusterServiceController {
+    $service = Get-ServiceOrNull 'ClusSvc'
+    if ($null -eq $service) { throw (New-OpError 'unavailable' 'Failover Clustering is not installed on this node') }
+    $service
+}
+
+# Cluster cmdlets fail with assorted RPC errors when the local cluster service
+# is down; checking the service first gives one clear 'unavailable'.
+function Assert-ClusterService {
+    $service = Get-ClusterServiceController
+    if ($service.Status -ne 'Running') {
+        throw (New-OpError 'unavailable' "the cluster service is not running on this node (ClusSvc is $($service.Status.ToString()))")
+    }
+    Import-ClusterModule
+}
+
+function Find-ClusterGroup {
+    param([string]$Name)
+    Get-ClusterGroup | Where-Object { $_.Name -eq $Name } | Select-Object -First 1
+}
+
+function Get-ClusterGroupOrThrow {
+    param([string]$Name)
+    $group = Find-ClusterGroup $Name
+    if ($null -eq $group) { throw (New-OpError 'not_found' "no such cluster group: $Name") }
+    $group
+}
+
+function ConvertTo-GroupData {
+    param($Group)
+    $resources = @($Group | Get-ClusterResource | ForEach-Object {
+            [ordered]@{ name = $_.Name; type = $_.ResourceType.Name; state = $_.State.ToString() }
+        })
+    [ordered]@{ name = $Group.Name; state = $Group.State.ToString(); owner = $Group.OwnerNode.Name; resources = $resources }
+}
+
+function Get-LocalNodeName {
+    $local = Get-ClusterNode | Where-Object { $_.Name -eq $env:COMPUTERNAME } | Select-Object -First 1
+    if ($local) { $local.Name } else { $env:COMPUTERNAME }
+}
+
+# The local node as the cluster reports it; a node whose cluster service is
+# not running is Down by definition and cannot be asked, and one whose
+# service is still joining cannot answer yet.
+function Get-LocalNodeState {
+    if ((Get-ClusterServiceController).Status -ne 'Running') { return 'Down' }
+    Import-ClusterModule
+    try {
+        (Get-ClusterNode -Name $env:COMPUTERNAME).State.ToString()
+    } catch {
+        throw (New-OpError 'unavailable' "the cluster service on this node cannot answer yet: $(Get-ErrorMessage $_)")
+    }
+}
+
+function Test-InSubnet {
+    param([string]$Address, [string]$Network, [string]$Mask)
+    $toNumber = {
+        param($text)
+        $bytes = ([System.Net.IPAddress]::Parse($text)).GetAddressBytes()
+        [Array]::Reverse($bytes)
+        [BitConverter]::ToUInt32($bytes, 0)
+    }
+    $maskNumber = & $toNumber $Mask
+    ((& $toNumber $Address) -band $maskNumber) -eq ((& $toNumber $Network) -band $maskNumber)
+}
+
+# A new IP Address resource has neither network nor address and could never
+# come online: give it the client network holding the address, or DHCP on the
+# first client network when no address is given.
+function Get-DtcIpParameters {
+    param([string]$Address)
+    $clientNetworks = @(Get-ClusterNetwork | Where-Object { [int]$_.Role -eq 3 -and $_.Address -match '^\d+\.\d+\.\d+\.\d+$' })
+    if ($Address) {
+        $network = $clientNetworks | Where-Object { Test-InSubnet $Address $_.Address $_.AddressMask } | Select-Object -First 1
+        if ($null -eq $network) { throw (New-OpError 'invalid_args' "no client cluster network contains $Address") }
+        return @{ EnableDhcp = 0; Address = $Address; SubnetMask = $network.AddressMask; Network = $network.Name }
+    }
+    if ($clientNetworks.Count -eq 0) { throw (New-OpError 'failed' 'the cluster has no IPv4 client network') }
+    @{ EnableDhcp = 1; Network = $clientNetworks[0].Name }
+}
+
+# Starts, stops and moves are issued with -Wait 0 and then polled, so every
+# wait has the op's timeout and a 'timeout' kind; Failed ends the wait early.
+function Wait-ClusterGroup {
+    param([string]$Name, [datetime]$Deadline, [string]$What, [scriptblock]$Settled)
+    Wait-Until -Deadline $Deadline -What "group $Name $What" -Condition {
+        $current = Get-ClusterGroupOrThrow $Name
+        if ($current.State.ToString() -eq 'Failed') {
+            $failedResources = @($current | Get-ClusterResource | Where-Object { $_.State.ToString() -eq 'Failed' } | ForEach-Object { $_.Name })
+            throw (New-OpError 'failed' "group $Name is Failed on $($current.OwnerNode.Name): failed resource(s): $($failedResources -join ', ')")
+        }
+        & $Settled $current
+    }
+}
+
+# Online and offline are one motion in two directions: start it without
+# blocking, then poll so the op's own timeout governs the wait.
+function Set-ClusterGroupState($a, [string]$Target) {
+    $name = Get-Arg $a 'name' -Required -As string
+    $deadline = Get-Deadline (Get-Arg $a 'timeout_s' 120 -As number)
+    Assert-ClusterService
+    $group = Get-ClusterGroupOrThrow $name
+    if ($group.State.ToString() -ne $Target) {
+        if ($Target -eq 'Online') { $null = Start-ClusterGroup -Name $name -Wait 0 }
+        else { $null = Stop-ClusterGroup -Name $name -Wait 0 }
+        Wait-ClusterGroup -Name $name -Deadline $deadline -What "to go $($Target.ToLower())" -Settled {
+            param($g)
+            $g.State.ToString() -eq $Target
+        }.GetNewClosure()
+        $group = Get-ClusterGroupOrThrow $name
+    }
+    [ordered]@{ name = $name; owner = $group.OwnerNode.Name; state = $group.State.ToString() }
+}
+
+$script:EnforcerOps['cluster.nodes'] = {
+    param($a)
+    Assert-ClusterService
+    $nodes = @(Get-ClusterNode | ForEach-Object { [ordered]@{ name = $_.Name; id = [int]$_.Id; state = $_.State.ToString() } })
+    [ordered]@{ cluster = (Get-Cluster).Name; local_node = (Get-LocalNodeName); nodes = $nodes }
+}
+
+$script:EnforcerOps['cluster.groups'] = {
+    param($a)
+    Assert-ClusterService
+    [ordered]@{ groups = @(foreach ($group in @(Get-ClusterGroup)) { ConvertTo-GroupData $group }) }
+}
+
+$script:EnforcerOps['cluster.group.remove'] = {
+    param($a)
+    $name = Get-Arg $a 'name' -Required -As string
+    Assert-ClusterService
+    $existed = $null -ne (Find-ClusterGroup $name)
+    if ($existed) {
+        $null = Stop-ClusterGroup -Name $name
+        Remove-ClusterGroup -Name $name -RemoveResources -Force
+    }
+    [ordered]@{ name = $name; existed = $existed }
+}
+
+$script:EnforcerOps['cluster.group.create_dtc'] = {
+    param($a)
+    Assert-ClusterService
+    $name = Get-Arg $a 'name' 'MSDTC' -As string
+    $networkName = Get-Arg $a 'network_name' ('MSDTC-' + (Get-Cluster).Name) -As string
+    $address = Get-Arg $a 'ip_address' -As string
+    if ($address) {
+        $parsed = $null
+        if (-not [System.Net.IPAddress]::TryParse($address, [ref]$parsed) -or $parsed.AddressFamily -ne 'InterNetwork') {
+            throw (New-OpError 'invalid_args' "argument 'ip_address' must be an IPv4 address, got '$address'")
+        }
+    }
+    if (Find-ClusterGroup $name) { throw (New-OpError 'failed' "cluster group $name already exists") }
+    # No parentheses in names: dependency expressions use them for grouping.
+    $ipName = "IP Address $networkName"
+    $dtcName = "MSDTC-$networkName"
+    try {
+        $null = Add-ClusterGroup -Name $name
+        $null = Add-ClusterResource -Name $ipName -ResourceType 'IP Address' -Group $name
+        $null = Get-ClusterResource -Name $ipName | Set-ClusterParameter -Multiple (Get-DtcIpParameters $address)
+        $null = Add-ClusterResource -Name $networkName -ResourceType 'Network Name' -Group $name
+        $null = Get-ClusterResource -Name $networkName | Set-ClusterParameter -Multiple @{ Name = $networkName; DnsName = $networkName }
+        $null = Set-ClusterResourceDependency -Resource $networkName -Dependency "[$ipName]"
+        $null = Add-ClusterResource -Name $dtcName -ResourceType 'Distributed Transaction Coordinator' -Group $name
+        $null = Set-ClusterResourceDependency -Resource $dtcName -Dependency "[$networkName]"
+    } catch {
+        $failure = $_
+        # Leave no half-built group behind: the op either happened or did not.
+        try {
+            if (Find-ClusterGroup $name) { Remove-ClusterGroup -Name $name -RemoveResources -Force }
+        } catch {
+            $failure = New-OpError 'failed' "$(Get-ErrorMessage $failure); removing the partial group $name also failed: $(Get-ErrorMessage $_)"
+        }
+        throw $failure
+    }
+    ConvertTo-GroupData (Get-ClusterGroupOrThrow $name)
+}
+
+$script:EnforcerOps['cluster.group.move'] = {
+    param($a)
+    $name = Get-Arg $a 'name' -Required -As string
+    $node = Get-Arg $a 'node' -Required -As string
+    $deadline = Get-Deadline (Get-Arg $a 'timeout_s' 120 -As number)
+    Assert-ClusterService
+    $group = Get-ClusterGroupOrThrow $name
+    $target = Get-ClusterNode | Where-Object { $_.Name -eq $node } | Select-Object -First 1
+    if ($null -eq $target) { throw (New-OpError 'not_found' "no such cluster node: $node") }
+    $beforeOwner = $group.OwnerNode.Name
+    if ($beforeOwner -ne $target.Name) {
+        $null = Move-ClusterGroup -Name $name -Node $target.Name -Wait 0
+        Wait-ClusterGroup -Name $name -Deadline $deadline -What "to settle on $($target.Name)" -Settled {
+            param($g)
+            $g.OwnerNode.Name -eq $target.Name -and $g.State.ToString() -ne 'Pending'
+        }
+    }
+    $group = Get-ClusterGroupOrThrow $name
+    [ordered]@{ name = $name; before_owner = $beforeOwner; owner = $group.OwnerNode.Name; state = $group.State.ToString() }
+}
+
+$script:EnforcerOps['cluster.group.online'] = { param($a) Set-ClusterGroupState $a 'Online' }
+
+$script:EnforcerOps['cluster.group.offline'] = { param($a) Set-ClusterGroupState $a 'Offline' }
+
+$script:EnforcerOps['cluster.service.stop'] = {
+    param($a)
+    $deadline = Get-Deadline (Get-Arg $a 'timeout_s' 120 -As number)
+    $service = Get-ClusterServiceController
+    $before = Get-LocalNodeState
+    $node = $env:COMPUTERNAME
+    if ($before -ne 'Down') { $node = Get-LocalNodeName }
+    # The local node is Down exactly when its cluster service is stopped.
+    Stop-ServiceAndWait $service $deadline
+    [ordered]@{ node = $node; before = $before; state = 'Down' }
+}
+
+$script:EnforcerOps['cluster.service.start'] = {
+    param($a)
+    $deadline = Get-Deadline (Get-Arg $a 'timeout_s' 120 -As number)
+    $service = Get-ClusterServiceController
+    $before = Get-LocalNodeState
+    Start-ServiceAndWait $service $deadline
+    Import-ClusterModule
+    # A running service is not yet a joined node; the cluster API refuses
+    # calls until it has joined, which is part of the wait, not a failure.
+    Wait-Until -Deadline $deadline -What "node $env:COMPUTERNAME to be Up" -Condition {
+        try {
+            (Get-ClusterNode -Name $env:COMPUTERNAME).State.ToString() -eq 'Up'
+        } catch {
+            $false
+        }
+    }
+    [ordered]@{ node = (Get-LocalNodeName); before = $before; state = 'Up' }
+}

@@ -1,0 +1,50 @@
+# enforcer agent, facts: everything a plan needs, in one call, from the other
+# families' ops.
+
+$script:EnforcerOps['facts'] = {
+    param($a)
+    $ops = $script:EnforcerOps
+    $services = [ordered]@{}
+    foreach ($name in (Get-Arg $a 'services' @('ClusSvc', 'MSDTC') -As strings)) { $services[$name] = & $ops['service.get'] @{ name = $name } }
+    $registry = [ordered]@{}
+    foreach ($path in (Get-Arg $a 'registry' @() -As strings)) { $registry[$path] = & $ops['registry.get'] @{ path = $path } }
+    $paths = [ordered]@{}
+    foreach ($path in (Get-Arg $a 'paths' @() -As strings)) {
+        # A path on a cluster disk this node does not own is unknown, not
+        # absent, and must not fail the other facts.
+        try {
+            $paths[$path] = & $ops['path.get'] @{ path = $path }
+        } catch {
+            $paths[$path] = [ordered]@{ path = $path; exists = $null; error = [ordered]@{ kind = (Get-ErrorKind $_); message = (Get-ErrorMessage $_) } }
+        }
+    }
+    $events = @()
+    $eventQuery = Get-Arg $a 'events' -As object
+    if ($null -ne $eventQuery) { $events = (& $ops['events.query'] $eventQuery)['events'] }
+
+    # A node whose cluster service is down still has facts worth planning on.
+    $cluster = $null
+    $clusterError = $null
+    try {
+        $nodes = & $ops['cluster.nodes'] @{}
+        $groups = & $ops['cluster.groups'] @{}
+        $cluster = [ordered]@{ name = $nodes['cluster']; local_node = $nodes['local_node']; nodes = $nodes['nodes']; groups = $groups['groups'] }
+    } catch {
+        $clusterError = Get-ErrorMessage $_
+    }
+
+    $os = Get-CimInstance -ClassName Win32_OperatingSystem
+    [ordered]@{
+        hostname      = $env:COMPUTERNAME
+        time          = [DateTime]::UtcNow.ToString('o')
+        os            = [ordered]@{ caption = $os.Caption; version = $os.Version }
+        services      = $services
+        registry      = $registry
+        paths         = $paths
+        dtc           = & $ops['dtc.get'] @{}
+        sql           = & $ops['sql.get'] @{}
+        cluster       = $cluster
+        cluster_error = $clusterError
+        events        = $events
+    }
+}

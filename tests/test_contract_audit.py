@@ -85,6 +85,8 @@ EVERY_OP = [
     ("CLU1-A", "cluster.group.move", {"name": "MSDTC", "node": "CLU1-B"}),
     ("CLU1-A", "cluster.group.remove", {"name": "MSDTC"}),
     ("CLU1-A", "cluster.group.create_dtc", {"ip_address": "10.0.0.50"}),
+    ("CLU1-B", "cluster.node.suspend", {"name": "CLU1-A", "mode": "drain"}),
+    ("CLU1-B", "cluster.node.resume", {"name": "CLU1-A", "failback": "Immediate"}),
     ("CLU1-B", "cluster.service.stop", {}),
     ("CLU1-B", "cluster.service.start", {}),
 ]

@@ -112,6 +112,7 @@ class Group:
     owner: str
     state: str = "Offline"
     resources: list[Resource] = field(default_factory=list)
+    drained_from: str | None = None  # the node a drain moved it off: Resume-ClusterNode -Failback brings it back
 
 
 class Cluster:
@@ -266,9 +267,8 @@ class Cluster:
         if before == "Stopped":
             return before
         with self.lock:
-            node.paused = False
             self.bump_epoch()
-            survivors = self.up_nodes()
+            survivors = [n for n in self.nodes if n.state == "Up"]  # a Paused node takes no role by failover
             for grp in self.groups.values():
                 if grp.owner.lower() != node.name.lower():
                     continue
@@ -350,6 +350,56 @@ class Cluster:
                 self.bring_online(grp)
             self.bump_epoch()
             return before, grp
+
+    # -- node pause and drain (Suspend-ClusterNode / Resume-ClusterNode) ----
+    def suspend_node(self, name: str, drain: bool, timeout_s: float) -> tuple[str, list[dict[str, str]]]:
+        """Pause a node, first moving its roles off when `drain`; a role with nowhere to go changes nothing."""
+        with self.lock:
+            node = self.node(name)
+            before = node.state
+            self._require_running(node)
+            owned = [g for g in self.groups.values() if g.owner.lower() == node.name.lower()] if drain else []
+            targets = [n for n in self.nodes if n.state == "Up" and n is not node]
+            if owned and not targets:
+                raise SimError("failed", f"node {node.name} cannot be drained: no node can take the cluster "
+                                         f"group '{owned[0].name}' (the other nodes are Paused or Down)")
+            self._set_paused(node, True)
+        moved = []
+        for grp in owned:
+            self.group_move(grp.name, targets[0].name, timeout_s)
+            with self.lock:
+                grp.drained_from = node.name
+            moved.append({"group": grp.name, "from": node.name, "to": targets[0].name})
+        return before, moved
+
+    def resume_node(self, name: str, failback: bool, timeout_s: float) -> tuple[str, list[dict[str, str]]]:
+        """End a node's pause; with `failback`, bring back the roles a drain moved off it."""
+        with self.lock:
+            node = self.node(name)
+            before = node.state
+            self._require_running(node)
+            self._set_paused(node, False)
+            back = [g for g in self.groups.values() if (g.drained_from or "").lower() == node.name.lower()]
+            for grp in back:
+                grp.drained_from = None
+        moved = []
+        for grp in back if failback else []:
+            moved.append({"group": grp.name, "from": grp.owner, "to": node.name})
+            self.group_move(grp.name, node.name, timeout_s)
+        return before, moved
+
+    @staticmethod
+    def _require_running(node: Node) -> None:
+        if node.state == "Down":
+            raise SimError("unavailable", f"the cluster service is not running on node {node.name}")
+
+    def _set_paused(self, node: Node, paused: bool) -> None:
+        if node.paused == paused:
+            return
+        before = node.state
+        node.paused = paused
+        self.journal.change(self.name, node.name, f"node:{node.name}", before, node.state)
+        self.bump_epoch()
 
     def remove_group(self, name: str) -> bool:
         with self.lock:

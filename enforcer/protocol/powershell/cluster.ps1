@@ -1,5 +1,5 @@
 # enforcer agent, failover cluster ops: cluster.nodes, cluster.groups,
-# cluster.group.*, cluster.service.*.
+# cluster.group.*, cluster.node.*, cluster.service.*.
 
 function Import-ClusterModule {
     if (Get-Module -Name FailoverClusters) { return }
@@ -211,6 +211,98 @@ $script:EnforcerOps['cluster.group.move'] = {
 $script:EnforcerOps['cluster.group.online'] = { param($a) Set-ClusterGroupState $a 'Online' }
 
 $script:EnforcerOps['cluster.group.offline'] = { param($a) Set-ClusterGroupState $a 'Offline' }
+
+function Get-ClusterNodeOrThrow {
+    param([string]$Name)
+    $node = Get-ClusterNode | Where-Object { $_.Name -eq $Name } | Select-Object -First 1
+    if ($null -eq $node) { throw (New-OpError 'not_found' "no such cluster node: $Name") }
+    $node
+}
+
+# Who owns each group now, to tell which groups a pause or a resume moved.
+function Get-GroupOwners {
+    $owners = @{}
+    foreach ($group in @(Get-ClusterGroup)) { $owners[$group.Name] = $group.OwnerNode.Name }
+    $owners
+}
+
+function ConvertTo-NodeChange {
+    param($Node, [string]$Before, [hashtable]$OwnersBefore)
+    $moved = @(foreach ($group in @(Get-ClusterGroup)) {
+            $from = $OwnersBefore[$group.Name]
+            if ($from -and $from -ne $group.OwnerNode.Name) { [ordered]@{ group = $group.Name; from = $from; to = $group.OwnerNode.Name } }
+        })
+    [ordered]@{ name = $Node.Name; before = $Before; state = (Get-ClusterNodeOrThrow $Node.Name).State.ToString(); moved = $moved }
+}
+
+function Assert-NodeRunsClusterService {
+    param($Node)
+    if ($Node.State.ToString() -eq 'Down') {
+        throw (New-OpError 'unavailable' "the cluster service is not running on node $($Node.Name)")
+    }
+}
+
+# A drain that cannot place a role fails half-way on a real cluster (the node
+# paused, some roles moved), so a role with no Up node to go to fails the op
+# first, with nothing changed. -Wait makes Suspend-ClusterNode return once the
+# drain has ended; DrainStatus says how it ended.
+$script:EnforcerOps['cluster.node.suspend'] = {
+    param($a)
+    $name = Get-Arg $a 'name' -Required -As string
+    $mode = Get-Arg $a 'mode' 'pause' -As string
+    $deadline = Get-Deadline (Get-Arg $a 'timeout_s' 300 -As number)
+    if (@('pause', 'drain') -notcontains $mode) { throw (New-OpError 'invalid_args' "argument 'mode' must be pause or drain") }
+    Assert-ClusterService
+    $node = Get-ClusterNodeOrThrow $name
+    Assert-NodeRunsClusterService $node
+    $before = $node.State.ToString()
+    $owners = Get-GroupOwners
+    $owned = @(Get-ClusterGroup | Where-Object { $_.OwnerNode.Name -eq $node.Name })
+    if ($mode -eq 'drain' -and $owned.Count -gt 0) {
+        $targets = @(Get-ClusterNode | Where-Object { $_.Name -ne $node.Name -and $_.State.ToString() -eq 'Up' })
+        if ($targets.Count -eq 0) {
+            throw (New-OpError 'failed' "node $($node.Name) cannot be drained: no node can take the cluster group '$($owned[0].Name)' (the other nodes are Paused or Down)")
+        }
+        $null = Suspend-ClusterNode -Name $node.Name -Drain -Wait
+        Wait-Until -Deadline $deadline -What "node $($node.Name) to drain" -Condition {
+            $status = (Get-ClusterNodeOrThrow $node.Name).DrainStatus.ToString()
+            if ($status -eq 'Failed') {
+                $left = @(Get-ClusterGroup | Where-Object { $_.OwnerNode.Name -eq $node.Name } | ForEach-Object { $_.Name })
+                throw (New-OpError 'failed' "the drain of node $($node.Name) failed: it still owns $($left -join ', ')")
+            }
+            $status -eq 'Completed'
+        }.GetNewClosure()
+    } elseif ($before -ne 'Paused') {
+        $null = Suspend-ClusterNode -Name $node.Name
+    }
+    ConvertTo-NodeChange -Node $node -Before $before -OwnersBefore $owners
+}
+
+# Resume-ClusterNode starts a failback and returns: with Immediate, the op
+# waits until no group is Pending, so its answer says where the roles are.
+$script:EnforcerOps['cluster.node.resume'] = {
+    param($a)
+    $name = Get-Arg $a 'name' -Required -As string
+    $failback = Get-Arg $a 'failback' 'NoFailback' -As string
+    $deadline = Get-Deadline (Get-Arg $a 'timeout_s' 300 -As number)
+    if (@('NoFailback', 'Immediate', 'Policy') -notcontains $failback) {
+        throw (New-OpError 'invalid_args' "argument 'failback' must be NoFailback, Immediate or Policy")
+    }
+    Assert-ClusterService
+    $node = Get-ClusterNodeOrThrow $name
+    Assert-NodeRunsClusterService $node
+    $before = $node.State.ToString()
+    $owners = Get-GroupOwners
+    if ($before -eq 'Paused' -or $failback -eq 'Immediate') {
+        $null = Resume-ClusterNode -Name $node.Name -Failback $failback
+    }
+    if ($failback -eq 'Immediate') {
+        Wait-Until -Deadline $deadline -What "the roles of node $($node.Name) to fail back" -Condition {
+            @(Get-ClusterGroup | Where-Object { $_.State.ToString() -eq 'Pending' }).Count -eq 0
+        }
+    }
+    ConvertTo-NodeChange -Node $node -Before $before -OwnersBefore $owners
+}
 
 $script:EnforcerOps['cluster.service.stop'] = {
     param($a)

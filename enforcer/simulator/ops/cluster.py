@@ -1,4 +1,4 @@
-"""The failover cluster ops: cluster.nodes, cluster.groups, cluster.group.*, cluster.service.*."""
+"""The failover cluster ops: cluster.nodes, cluster.groups, cluster.group.*, cluster.node.*, cluster.service.*."""
 
 from __future__ import annotations
 
@@ -68,6 +68,34 @@ def cluster_group_offline(ctx: OpContext, args: dict) -> dict:
         return {"name": grp.name, "owner": grp.owner, "state": grp.state}
 
 
+def cluster_node_suspend(ctx: OpContext, args: dict) -> dict:
+    name = _arg(args, "name")
+    mode = _arg(args, "mode", "string", "pause")
+    timeout = _timeout(args, 300)
+    if mode not in ("pause", "drain"):
+        raise SimError("invalid_args", "argument 'mode' must be pause or drain")
+    ctx.cluster.require_cluster(ctx.node)
+    before, moved = ctx.cluster.suspend_node(name, mode == "drain", timeout)
+    return _node_change(ctx, name, before, moved)
+
+
+def cluster_node_resume(ctx: OpContext, args: dict) -> dict:
+    """Policy fails back as the groups' failback policy says; the model's groups have none, so it is NoFailback."""
+    name = _arg(args, "name")
+    failback = _arg(args, "failback", "string", "NoFailback")
+    timeout = _timeout(args, 300)
+    if failback not in ("NoFailback", "Immediate", "Policy"):
+        raise SimError("invalid_args", "argument 'failback' must be NoFailback, Immediate or Policy")
+    ctx.cluster.require_cluster(ctx.node)
+    before, moved = ctx.cluster.resume_node(name, failback == "Immediate", timeout)
+    return _node_change(ctx, name, before, moved)
+
+
+def _node_change(ctx: OpContext, name: str, before: str, moved: list[dict[str, str]]) -> dict:
+    node = ctx.cluster.node(name)
+    return {"name": node.name, "before": before, "state": node.state, "moved": moved}
+
+
 def cluster_service_stop(ctx: OpContext, args: dict) -> dict:
     before = ctx.node.state
     ctx.cluster.stop_cluster_service(ctx.node, _timeout(args, 120))
@@ -88,6 +116,8 @@ OPS: dict[str, Handler] = {
     "cluster.group.move": cluster_group_move,
     "cluster.group.online": cluster_group_online,
     "cluster.group.offline": cluster_group_offline,
+    "cluster.node.suspend": cluster_node_suspend,
+    "cluster.node.resume": cluster_node_resume,
     "cluster.service.stop": cluster_service_stop,
     "cluster.service.start": cluster_service_start,
 }

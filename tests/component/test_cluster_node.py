@@ -1,0 +1,106 @@
+"""cluster_node: pause, drain and resume a node, as Cluster-Aware Updating does before it updates one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+
+def _playbook(tmp_path: Path, title: str, **args: object) -> str:
+    path = tmp_path / f"{title}.yml"
+    path.write_text(yaml.safe_dump([{"name": title, "hosts": "all",
+                                     "tasks": [{"name": title, "cluster_node": args}]}]))
+    return str(path)
+
+
+def _owners(cluster) -> dict[str, str]:
+    return {g["name"]: g["owner"] for g in cluster.sim.cluster("CLU1").snapshot()["groups"]}
+
+
+def test_paused_then_up_round_trip_applies_once_and_then_plans_nothing(in_process_sim, tmp_path):
+    cluster = in_process_sim("healthy")
+    pause = _playbook(tmp_path, "pause", name="CLU1-B", state="paused")
+    resume = _playbook(tmp_path, "resume", name="CLU1-B", state="up")
+
+    [change] = cluster.plan(pause).changes
+    assert (change.before, change.after, change.via) == ("Up", "Paused", "CLU1-B")
+    assert cluster.apply(pause).clusters[0].steps[0].status == "changed"
+    assert cluster.changes("node:CLU1-B") == [("CLU1-B", "Paused")]
+    assert not cluster.plan(pause).changes, "paused, a second plan finds nothing to do"
+    assert _owners(cluster) == {"Cluster Group": "CLU1-A", "MSDTC": "CLU1-A"}, "a pause moves no role"
+
+    assert cluster.apply(resume).clusters[0].steps[0].status == "changed"
+    assert cluster.changes("node:CLU1-B") == [("CLU1-B", "Paused"), ("CLU1-B", "Up")]
+    assert not cluster.plan(resume).changes
+
+
+def test_drain_moves_the_roles_says_where_in_the_plan_and_failback_brings_them_back(in_process_sim, tmp_path):
+    cluster = in_process_sim("healthy")
+    drain = _playbook(tmp_path, "drain", name="CLU1-A", state="drained")
+
+    [change] = cluster.plan(drain).changes
+    assert "Cluster Group moves to CLU1-B; MSDTC moves to CLU1-B" in change.reason
+    step = cluster.apply(drain).clusters[0].steps[0]
+    assert step.status == "changed", step.message
+    assert {(m["group"], m["to"]) for m in step.data["moved"]} == {("Cluster Group", "CLU1-B"), ("MSDTC", "CLU1-B")}
+    assert _owners(cluster) == {"Cluster Group": "CLU1-B", "MSDTC": "CLU1-B"}
+    assert not cluster.plan(drain).changes, "drained, a second plan finds nothing to do"
+
+    back = _playbook(tmp_path, "back", name="CLU1-A", state="up", failback=True)
+    assert cluster.apply(back).clusters[0].steps[0].status == "changed"
+    assert _owners(cluster) == {"Cluster Group": "CLU1-A", "MSDTC": "CLU1-A"}
+    assert not cluster.plan(back).changes
+
+
+def test_a_drain_whose_role_cannot_move_fails_naming_it_and_changes_nothing(in_process_sim, tmp_path):
+    cluster = in_process_sim("healthy")
+    cluster.sim.drift({"action": "node.pause", "node": "CLU1-B"})
+    drain = _playbook(tmp_path, "drain", name="CLU1-A", state="drained")
+
+    plan = cluster.plan(drain)
+    error = plan.clusters[0].error or ""
+    assert not plan.changes and "cannot drain CLU1-A: role Cluster Group has no node to move to" in error
+    assert "CLU1-B is Paused" in error
+    run = cluster.apply(drain)
+    assert run.clusters[0].error and not run.clusters[0].steps
+    assert not cluster.changes("node:CLU1-A") and _owners(cluster)["MSDTC"] == "CLU1-A"
+
+
+def test_a_drain_planned_before_the_other_node_paused_is_refused_by_the_node_with_nothing_changed(
+        in_process_sim, tmp_path):
+    """The plan is only as fresh as its facts: the agent checks again just before it drains."""
+    from enforcer import api
+
+    cluster = in_process_sim("healthy")
+    drain = _playbook(tmp_path, "drain", name="CLU1-A", state="drained")
+    loaded = cluster.load(drain)
+    with cluster.connections() as connections:
+        plan = api.plan(loaded, connections, "stale")
+        cluster.sim.drift({"action": "node.pause", "node": "CLU1-B"})
+        run = api.apply(plan, connections, "stale", loaded.forks)
+    [step] = run.clusters[0].steps
+    assert step.status == "failed" and "Cluster Group" in step.message, step.message
+    assert not cluster.changes("node:CLU1-A") and _owners(cluster)["MSDTC"] == "CLU1-A"
+
+
+def test_a_paused_node_takes_no_role_by_move_or_by_failover(in_process_sim, tmp_path):
+    cluster = in_process_sim("healthy")
+    cluster.apply(_playbook(tmp_path, "pause", name="CLU1-B", state="paused"))
+    move = tmp_path / "move.yml"
+    move.write_text(yaml.safe_dump([{"name": "move", "hosts": "all", "tasks": [
+        {"name": "move", "cluster_group": {"name": "MSDTC", "owner": "CLU1-B"}}]}]))
+    [step] = cluster.apply(str(move)).clusters[0].steps
+    assert step.status == "failed" and "Paused" in step.message
+    clu = cluster.sim.cluster("CLU1")
+    clu.stop_cluster_service(clu.node("CLU1-A"), 60)
+    assert {g["name"]: g["state"] for g in clu.snapshot()["groups"]} == {"Cluster Group": "Offline", "MSDTC": "Offline"}
+
+
+def test_pause_survives_a_cluster_service_restart(in_process_sim, tmp_path):
+    cluster = in_process_sim("healthy")
+    cluster.apply(_playbook(tmp_path, "pause", name="CLU1-B", state="paused"))
+    clu = cluster.sim.cluster("CLU1")
+    clu.stop_cluster_service(clu.node("CLU1-B"), 60)
+    clu.start_cluster_service(clu.node("CLU1-B"), 60)
+    assert clu.node("CLU1-B").state == "Paused"

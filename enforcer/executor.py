@@ -150,7 +150,11 @@ def _apply_once_or_settle(change: Change, session: Session) -> tuple[dict[str, A
 
 
 def final_node_states(plan: ClusterPlan, connections: Connections) -> dict[str, str]:
-    """Each node's state as the cluster reports it, asked of the first node that answers."""
+    """Each node's state as the cluster reports it, asked of the first node that answers.
+
+    When no node runs the cluster service, none can: each node then says whether its cluster service
+    is stopped (Down), and a node that cannot be reached is unknown.
+    """
     aliases = {name.lower(): node for node, name in cluster_node_names(plan.nodes, plan.facts).items()}
     for node in plan.nodes:
         try:
@@ -160,7 +164,15 @@ def final_node_states(plan: ClusterPlan, connections: Connections) -> dict[str, 
         if data.ok:
             states = {aliases.get(n["name"].lower(), n["name"]): n["state"] for n in data.unwrap(node)["nodes"]}
             return {n: states.get(n, "unknown") for n in plan.nodes}
-    return {n: "unknown" for n in plan.nodes}
+    return {n: _own_state(n, connections) for n in plan.nodes}
+
+
+def _own_state(node: str, connections: Connections) -> str:
+    try:
+        status = connections.get(node).call([AgentOp("service.get", {"name": "ClusSvc"})], timeout_s=60)[0]
+    except EnforcerError:
+        return "unknown"
+    return "Down" if status.ok and status.unwrap(node)["status"] == "Stopped" else "unknown"
 
 
 def execute(plan: Plan, run_id: str, connections: Connections, forks: int, observer: RunObserver | None = None,

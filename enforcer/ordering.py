@@ -3,7 +3,9 @@
 The rule behind the ordered restart (KB Q252641 step 5): the node that goes
 down last holds the newest cluster database, so it must come up first. For
 nodes in inventory order [A, B, ...] the cluster service stops in reverse
-order and starts in forward order: stop B, stop A, start A, start B.
+order and starts in forward order: stop B, stop A, start A, start B. The
+same rule governs recovery: while no node runs, only the node that stopped
+last may start the cluster, unless a disk witness holds the newest copy.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ def recovery_sequence(done: list[Step]) -> list[Step]:
     stopped = [node for verb, node in done if verb == "stop"]
     started = {node for verb, node in done if verb == "start"}
     return [("start", node) for node in reversed(stopped) if node not in started]
+
+
+def running_after(nodes_up: list[str], done: list[Step]) -> set[str]:
+    """The nodes running the cluster service once `done` ran, starting from those Up."""
+    running = set(nodes_up)
+    for verb, node in done:
+        (running.add if verb == "start" else running.discard)(node)
+    return running
 
 
 def failover_tour(nodes: list[str], owner: str) -> list[str]:

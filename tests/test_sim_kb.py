@@ -7,6 +7,8 @@ causality is what makes enforcer's ordering and steps matter.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from enforcer.errors import OpFailed
@@ -16,6 +18,9 @@ from simclient import transport
 
 DTC_KEYS = ("HKLM\\Software\\Microsoft\\MSDTC", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC")
 INSTALLER = "C:\\Install\\MSDTC\\dtcsetup.exe"
+
+
+SCENARIOS = Path(__file__).parent / "data" / "scenarios"
 
 
 def one(t, op: str, **args) -> dict:
@@ -96,13 +101,24 @@ def test_a_skipped_step_leaves_msdtc_failing(skipped):
         assert any(e["id"] == 7024 for e in sim.state()["clusters"][0]["nodes"][0]["events"][-1:])
 
 
-def test_starting_first_the_node_that_went_down_first_brings_up_a_stale_database():
+def test_starting_first_the_node_that_went_down_first_is_refused_with_a_file_share_witness():
+    """Partition in time: B's configuration is older than A's, and a file share witness keeps no copy."""
+    with simulate(str(SCENARIOS / "kb252641-file-share-witness.yml"), auth="basic-http") as sim:
+        with pytest.raises(OpFailed) as refused:
+            repair(sim, restart=("B", "A", "B", "A"))
+        assert refused.value.kind == "failed" and "System event 1561" in str(refused.value)
+        cluster = sim.state()["clusters"][0]
+        assert [n["state"] for n in cluster["nodes"]] == ["Down", "Down"]
+        assert [e["id"] for e in cluster["nodes"][1]["events"]][-1] == 1561
+        assert {g["name"]: g["state"] for g in cluster["groups"]} == {"Cluster Group": "Offline"}, \
+            "no group comes up on an older configuration"
+
+
+def test_with_a_disk_witness_the_node_that_went_down_first_takes_its_newest_copy():
     with simulate("kb252641-broken", auth="basic-http") as sim:
         nodes = repair(sim, restart=("B", "A", "B", "A"))
-        assert not dtc_is_healthy(sim, nodes)
-        cluster = sim.state()["clusters"][0]
-        assert cluster["stale_db"]
-        assert {g["name"]: g["state"] for g in cluster["groups"]}["Cluster Group"] == "Failed"
+        assert dtc_is_healthy(sim, nodes)
+        assert not any(e["id"] == 1561 for n in sim.state()["clusters"][0]["nodes"] for e in n["events"])
 
 
 def test_shared_disk_answers_only_through_its_owner():

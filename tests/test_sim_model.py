@@ -84,24 +84,48 @@ def test_reg_export_import_round_trip():
         backup_formats.import_reg(b"not a reg file", reg)
 
 
-def _cluster(nodes: int):
-    return scenarios.build_cluster(scenarios.load("healthy"), 1, nodes, Clock(0), Journal(), FaultBook())
+def _cluster(nodes: int, witness: dict | None = None):
+    scenario = scenarios.load("healthy")
+    if witness:
+        scenario["cluster"]["witness"] = witness
+    return scenarios.build_cluster(scenario, 1, nodes, Clock(0), Journal(), FaultBook())
 
 
-@pytest.mark.parametrize("stops,starts,stale", [
-    ("CBA", "ABC", False),  # reverse stop, forward start: the last one down comes up first
-    ("CBA", "CAB", True),
-    ("ABC", "CBA", False),  # any order works while the first started is the last stopped
-    ("CBA", "BAC", True),
+def _start_all(cluster, letters: str) -> dict[str, str]:
+    """Start each node in turn; what each start came to: ok, or refused (event 1561)."""
+    outcomes = {}
+    for letter in letters:
+        try:
+            cluster.start_cluster_service(cluster.node(f"CLU1-{letter}"), 60)
+            outcomes[letter] = "ok"
+        except SimError as exc:
+            assert exc.kind == "failed", exc.message
+            outcomes[letter] = "refused"
+    return outcomes
+
+
+@pytest.mark.parametrize("witness,stops,starts,expected", [
+    # last down, first up: the newest configuration forms the cluster
+    ("file_share", "BA", "AB", {"A": "ok", "B": "ok"}),
+    ("file_share", "CBA", "ABC", {"A": "ok", "B": "ok", "C": "ok"}),
+    ("file_share", "ABC", "CBA", {"C": "ok", "B": "ok", "A": "ok"}),
+    # a stale node refuses to start (event 1561); the last one down still forms the cluster after it
+    ("file_share", "BA", "BA", {"B": "refused", "A": "ok"}),
+    ("file_share", "CBA", "CAB", {"C": "refused", "A": "ok", "B": "ok"}),
+    # a disk witness holds the newest copy: any node may form the cluster
+    ("disk", "BA", "BA", {"B": "ok", "A": "ok"}),
 ])
-def test_the_first_node_started_must_be_the_last_one_stopped(stops, starts, stale):
-    cluster = _cluster(3)
+def test_only_the_newest_configuration_forms_the_cluster(witness, stops, starts, expected):
+    cluster = _cluster(len(stops), {"type": witness})
     for letter in stops:
         cluster.stop_cluster_service(cluster.node(f"CLU1-{letter}"), 60)
-    for letter in starts:
-        cluster.start_cluster_service(cluster.node(f"CLU1-{letter}"), 60)
-    assert cluster.stale_db is stale
-    assert all(g.state == ("Failed" if stale else "Online") for g in cluster.groups.values())
+    assert _start_all(cluster, starts) == expected
+    refused = {letter for letter, outcome in expected.items() if outcome == "refused"}
+    for letter in stops:
+        events = [e["id"] for e in cluster.node(f"CLU1-{letter}").events]
+        assert (1561 in events) == (letter in refused)
+        assert cluster.node(f"CLU1-{letter}").state == ("Down" if letter in refused else "Up")
+    assert all(g.state == "Online" for g in cluster.groups.values()), "never on an older configuration"
 
 
 def test_groups_fail_over_to_a_surviving_node():

@@ -94,6 +94,7 @@ class State:
         self.aliases = {name.lower(): node for node, name in self.names.items()}
         source = next((f["cluster"] for f in self.nodes.values() if f.get("cluster")), None) or {}
         self.node_states: dict[str, str] = {self.inventory_name(n["name"]): n["state"] for n in source.get("nodes", [])}
+        self.witness: dict[str, Any] | None = source.get("witness")  # {type, name, state}: who may start the cluster
         self.groups: dict[str, dict[str, Any]] = {
             g["name"]: {**g, "owner": self.inventory_name(g["owner"])} for g in source.get("groups", [])}
 

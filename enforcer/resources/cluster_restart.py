@@ -37,10 +37,12 @@ class ClusterRestart(Resource):
             raise PlanError("an ordered restart needs every node Up or Down with one Up at least; "
                             + ", ".join(f"{n} is {s}" for n, s in (odd or states).items()))
         sequence = [("start", n) for n in down] + ordering.restart_sequence(nodes)
+        witness = ctx.state.witness or {}
         return [ctx.change(None, nodes[0], ["restart"], states, {n: "Up" for n in nodes},
                            "ordered cluster-service restart: " + ordering.describe(sequence), destructive=True,
                            params={"sequence": [list(s) for s in sequence], "order": [f"{v} {n}" for v, n in sequence],
-                                   "timeout_s": args["timeout_s"]})]
+                                   "up": [n for n in nodes if states[n] == "Up"], "timeout_s": args["timeout_s"],
+                                   "disk_witness": witness.get("type") == "disk" and witness.get("state") == "Online"})]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
         """Returns (and on failure keeps) a timeline of every stop and start, for the report's swimlane."""
@@ -49,14 +51,14 @@ class ClusterRestart(Resource):
         timeline: list[dict[str, Any]] = []
         for verb, node in (tuple(s) for s in change.params["sequence"]):
             if session.interrupted():
-                recovered = self._recover(session, done, timeout, timeline)
+                recovered = self._recover(session, change.params, done, timeline)
                 raise StepError(f"ordered restart interrupted before '{verb} {node}'; recovery: {recovered}",
                                 {"timeline": timeline})
             session.progress(f"{verb} cluster service on {node}")
             try:
                 self._timed(timeline, verb, node, functools.partial(self._step, session, verb, node, timeout))
             except EnforcerError as exc:
-                recovered = self._recover(session, done, timeout, timeline)
+                recovered = self._recover(session, change.params, done, timeline)
                 raise StepError(f"ordered restart failed at '{verb} {node}': {exc}; recovery: {recovered}",
                                 {"timeline": timeline}) from exc
             done.append((verb, node))
@@ -97,18 +99,38 @@ class ClusterRestart(Resource):
         data = results_or_raise(node, session.call(node, [AgentOp("service.get", {"name": "ClusSvc"})]))
         return {"Running": "Up", "Stopped": "Down"}.get(data[0]["status"], data[0]["status"] or "unknown")
 
-    def _recover(self, session: Session, done: list[ordering.Step], timeout: int,
+    def _recover(self, session: Session, params: dict[str, Any], done: list[ordering.Step],
                  timeline: list[dict[str, Any]]) -> str:
+        """Start again every node this run stopped, last stopped first, as long as that is safe.
+
+        While no node runs the cluster, the node that stopped last holds the newest configuration and is
+        the only one that may start it: another would refuse (partition in time, System event 1561 or
+        5398) or, forced, form it on an older configuration. So if that node cannot start, no other is
+        started, unless a disk witness holds the newest copy; the cluster is then down, and the message
+        says why and what to do.
+        """
         steps = ordering.recovery_sequence(done)
         if not steps:
             return "no node was left stopped"
-        outcomes = []
+        running = ordering.running_after(params.get("up", []), done)
+        outcomes: list[str] = []
+        holder = None  # the node that stopped last and could not start
         for verb, node in steps:
+            if holder and not running and not params.get("disk_witness"):
+                outcomes.append(f"{node} not started (it would start the cluster on an older configuration "
+                                f"than {holder}'s)")
+                continue
             session.progress(f"recovery: {verb} cluster service on {node}")
             try:
                 self._timed(timeline, f"recovery {verb}", node,
-                            functools.partial(self._step, session, verb, node, timeout))
+                            functools.partial(self._step, session, verb, node, params["timeout_s"]))
+                running.add(node)
                 outcomes.append(f"{node} Up")
             except EnforcerError as exc:
                 outcomes.append(f"{node} NOT started ({exc})")
+                holder = holder or (node if not running else None)
+        if not running and holder:
+            outcomes.append(f"THE CLUSTER IS DOWN: {holder} stopped last and holds the newest configuration, and "
+                            f"its cluster service does not start; fix that (its System log says why), start it, "
+                            f"then the other nodes, and run again")
         return ", ".join(outcomes)

@@ -6,9 +6,13 @@ The rules that make wrong procedures visible live here:
   version; otherwise SCM logs event 7024 (service-specific error 3221229574)
   and the DTC cluster resource goes Failed.
 - Every membership or configuration change bumps the cluster-database epoch
-  on the nodes that are Up. A cluster formed by a node whose copy is older
-  than another node's (it did not go down last) comes up on a stale database:
-  its groups come up Failed.
+  on the nodes that are Up, and on a disk witness while the cluster runs. A
+  node that would form the cluster with a copy older than the newest one
+  refuses to start (System event 1561), unless a disk witness holds the
+  newest copy, which it then takes; a file share or cloud witness has a vote
+  but no copy. Groups never come up on an older configuration.
+- Quorum is not modelled: the node that forms the cluster forms it alone
+  (docs/windows-fidelity.md says why, and what a real cold start may do).
 
 State changes take the cluster's lock; simulated durations are slept outside
 it, so nodes of one cluster act concurrently as real ones do.
@@ -32,6 +36,10 @@ DTC_LOG_DIR = "MSDTCLog"
 DTC_LOG_FILE = "MSDTC.LOG"
 DTC_RESOURCE_TYPE = "Distributed Transaction Coordinator"
 MSDTC_ERROR = 3221229574
+EVENT_1561 = ("The cluster service has determined that this node does not have the latest copy of cluster "
+              "configuration data. Therefore, the cluster service has prevented itself from starting on this node.")
+CLUSTERING_SOURCE = "Microsoft-Windows-FailoverClustering"
+WITNESS_TYPES = {"disk": "Physical Disk", "file_share": "File Share Witness", "cloud": "Cloud Witness"}
 EVENT_7024_MSDTC = (f"The MSDTC service terminated with service-specific error {MSDTC_ERROR} "
                     f"(0x{MSDTC_ERROR:08X}).")
 
@@ -107,6 +115,19 @@ class Resource:
 
 
 @dataclass
+class Witness:
+    """The cluster's witness: a vote; a disk witness also keeps a copy of the cluster database."""
+
+    type: str  # disk, file_share or cloud
+    name: str
+    epoch: int = 0
+
+    @property
+    def keeps_database(self) -> bool:
+        return self.type == "disk"
+
+
+@dataclass
 class Group:
     name: str
     owner: str
@@ -117,7 +138,7 @@ class Group:
 
 class Cluster:
     def __init__(self, name: str, nodes: list[Node], *, shared_drive: str, dtc_required_version: str,
-                 clock: Clock, journal: Journal, faults: FaultBook,
+                 clock: Clock, journal: Journal, faults: FaultBook, witness: Witness | None = None,
                  durations: dict[str, float] | None = None) -> None:
         self.name = name
         self.nodes = nodes
@@ -126,7 +147,7 @@ class Cluster:
         self.shared_fs = FileSystem()
         self.dtc_required_version = dtc_required_version
         self.epoch = 1
-        self.stale_db = False
+        self.witness = witness
         self.lock = threading.RLock()
         self.clock = clock
         self.journal = journal
@@ -175,10 +196,13 @@ class Cluster:
         node.dtc_version = version
 
     def bump_epoch(self) -> None:
-        """A configuration or membership change, replicated to the nodes that are Up."""
+        """A configuration or membership change, replicated to the nodes that are Up and a disk witness."""
         self.epoch += 1
-        for n in self.up_nodes():
+        running = self.up_nodes()
+        for n in running:
             n.db_epoch = self.epoch
+        if running and self.witness and self.witness.keeps_database:
+            self.witness.epoch = self.epoch
 
     # -- KB causality ------------------------------------------------------
     def dtc_problem(self, node: Node) -> str | None:
@@ -282,31 +306,57 @@ class Cluster:
         return before
 
     def start_cluster_service(self, node: Node, timeout_s: float) -> str:
+        """Join a running cluster, taking its configuration; or form it, with the newest configuration."""
+        with self.lock:
+            refusal = None if self.up_nodes() or node.state != "Down" else self._stale_refusal(node)
+        if refusal:
+            self.change_service(node, "ClusSvc", "Running", timeout_s)
+            with self.lock:
+                node.log_event(1561, CLUSTERING_SOURCE, EVENT_1561)
+                self.set_service_status(node, node.service("ClusSvc"), "Stopped")
+            raise SimError("failed", f"The cluster service on {node.name} stopped: {refusal} (System event 1561)")
         before = self.change_service(node, "ClusSvc", "Running", timeout_s)
         if before == "Running":
             return before
         with self.lock:
-            others = [n for n in self.up_nodes() if n is not node]
-            if others:
+            if any(n is not node for n in self.up_nodes()):
                 node.db_epoch = self.epoch
-                return before
-            newest = max(n.db_epoch for n in self.nodes)
-            self.stale_db = node.db_epoch < newest
-            self.epoch = max(self.epoch, newest) + 1
-            node.db_epoch = self.epoch
-            for grp in self.groups.values():
-                grp.owner = node.name
-                self.bring_online(grp)
+            else:
+                self._form(node)
         return before
+
+    def _stale_refusal(self, node: Node) -> str | None:
+        """Why `node` may not form the cluster: its configuration is older than the newest, and no disk
+        witness holds the newest (a disk witness that does hands its copy over)."""
+        newest = max(n.db_epoch for n in self.nodes)
+        witness = self.witness
+        if witness and witness.keeps_database:
+            newest = max(newest, witness.epoch)
+            if witness.epoch == newest:
+                node.db_epoch = newest
+                return None
+        if node.db_epoch < newest:
+            return ("this node does not have the latest copy of the cluster configuration "
+                    "(partition in time: start the node that stopped last first)")
+        return None
+
+    def _form(self, node: Node) -> None:
+        """`node` forms the cluster on its configuration and brings the groups online."""
+        self.epoch = max(self.epoch, node.db_epoch) + 1
+        node.db_epoch = self.epoch
+        if self.witness and self.witness.keeps_database:
+            self.witness.epoch = self.epoch
+        for grp in self.groups.values():
+            if self.node(grp.owner).state != "Up":
+                grp.owner = node.name
+            self.bring_online(grp)
 
     # -- groups ------------------------------------------------------------
     def bring_online(self, grp: Group) -> None:
         """Bring a group's resources online on its owner (under the lock, no duration)."""
         owner = self.node(grp.owner)
         failed = None
-        if self.stale_db:
-            failed = "the cluster database is stale"
-        elif owner.state == "Down":
+        if owner.state == "Down":
             failed = f"owner node {owner.name} is down"
         elif self.faults.take(owner.name, f"group:{grp.name}:online", ("fail",)):
             failed = "injected fault"
@@ -431,7 +481,8 @@ class Cluster:
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             return {
-                "name": self.name, "epoch": self.epoch, "stale_db": self.stale_db,
+                "name": self.name, "epoch": self.epoch,
+                "witness": vars(self.witness).copy() if self.witness else None,
                 "shared_drive": self.shared_drive, "dtc_required_version": self.dtc_required_version,
                 "disk_owner": self.disk_owner(), "shared_fs": self.shared_fs.snapshot(),
                 "groups": [{"name": g.name, "owner": g.owner, "state": g.state,

@@ -18,7 +18,7 @@ import yaml
 
 from .faults import FaultBook
 from .journal import Journal
-from .model import Clock, Cluster, Group, Node, Resource, Service
+from .model import WITNESS_TYPES, Clock, Cluster, Group, Node, Resource, Service, Witness
 
 
 class ScenarioError(ValueError):
@@ -31,7 +31,8 @@ def available() -> list[str]:
 
 
 def load(name: str) -> dict[str, Any]:
-    """A scenario by name (packaged) or by path to a YAML file, with `extends` resolved."""
+    """A scenario by name (packaged) or by path to a YAML file, with `extends` resolved (a packaged name,
+    or a .yml file beside this one)."""
     path = Path(name)
     if path.suffix in (".yml", ".yaml") and path.is_file():
         text = path.read_text(encoding="utf-8")
@@ -43,6 +44,8 @@ def load(name: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ScenarioError(f"scenario {name!r}: expected a mapping at the top")
     parent = data.pop("extends", None)
+    if parent and path.is_file() and (path.parent / str(parent)).is_file():
+        parent = str(path.parent / str(parent))  # a file beside the scenario that extends it
     return _merge(load(parent), data) if parent else data
 
 
@@ -64,9 +67,11 @@ def build_cluster(scenario: dict[str, Any], index: int, node_count: int, clock: 
              for i in range(node_count)]
     cluster = Cluster(name, nodes, shared_drive=spec.get("shared_drive", "Q:"),
                       dtc_required_version=str(spec["dtc_required_version"]), clock=clock, journal=journal,
-                      faults=faults)
+                      faults=faults, witness=_witness(spec.get("witness"), name))
     for node in nodes:
         node.db_epoch = cluster.epoch
+    if cluster.witness:
+        cluster.witness.epoch = cluster.epoch
     for group_name, g in spec.get("groups", {}).items():
         state = g.get("state", "Online")
         failed = set(g.get("failed_resources", []))
@@ -78,6 +83,17 @@ def build_cluster(scenario: dict[str, Any], index: int, node_count: int, clock: 
     for path, content in spec.get("shared_files", {}).items():
         cluster.shared_fs.write(path, _file_bytes(content))
     return cluster
+
+
+def _witness(spec: dict[str, Any] | None, cluster: str) -> Witness | None:
+    """`witness: {type: disk|file_share|cloud, name: ...}`; none when the scenario names none."""
+    if not spec:
+        return None
+    kind = spec.get("type")
+    if kind not in WITNESS_TYPES:
+        raise ScenarioError(f"witness type must be one of {', '.join(WITNESS_TYPES)}, not {kind!r}")
+    default = "Cluster Disk Witness" if kind == "disk" else WITNESS_TYPES[kind]  # the resource's name as created
+    return Witness(kind, str(spec.get("name", default)))
 
 
 def _build_node(name: str, spec: dict[str, Any]) -> Node:

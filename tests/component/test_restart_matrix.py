@@ -17,11 +17,12 @@ from restart_cases import EXTRA_VARS, FAULT_WORDS, RESTART, STEPS, check_outcome
 IN_ORDER = [("CLU1-B", "Stopped"), ("CLU1-A", "Stopped"), ("CLU1-A", "Running"), ("CLU1-B", "Running")]
 
 # The cluster service's changes when a step fails for good: the steps before it, then the recovery
-# (start what this run stopped, last stopped first; a faulted start changes nothing).
+# (start what this run stopped, last stopped first; a faulted start changes nothing; and when the node
+# that stopped last cannot start, no other is started: the witness is a file share, without a copy).
 AFTER_A_LASTING_FAULT = {
     ("stop", "CLU1-B"): [],
     ("stop", "CLU1-A"): [("CLU1-B", "Stopped"), ("CLU1-B", "Running")],
-    ("start", "CLU1-A"): [("CLU1-B", "Stopped"), ("CLU1-A", "Stopped"), ("CLU1-B", "Running")],
+    ("start", "CLU1-A"): [("CLU1-B", "Stopped"), ("CLU1-A", "Stopped")],
     ("start", "CLU1-B"): [("CLU1-B", "Stopped"), ("CLU1-A", "Stopped"), ("CLU1-A", "Running")],
 }
 LOST_ANSWERS = [kind for kind in FAULT_WORDS if kind != "fail"]
@@ -50,3 +51,14 @@ def test_one_lost_answer_at_any_step_is_reread_and_the_restart_completes_in_orde
     ops = [op for op, _ in cluster.ops(node) if op != "facts"]
     lost_at = ops.index(f"cluster.service.{verb}")
     assert ops[lost_at:lost_at + 3] == [f"cluster.service.{verb}", "service.get", f"cluster.service.{verb}"]
+
+
+def test_with_a_disk_witness_recovery_starts_the_other_node_when_the_last_one_down_cannot_start(in_process_sim):
+    """The disk witness holds the newest configuration, so B may form the cluster in A's place."""
+    cluster = in_process_sim("quick-clussvc-disk-witness", fault_spec("fail", "start", "CLU1-A"))
+    run = cluster.apply(RESTART, *EXTRA_VARS)
+    [step] = run.clusters[0].steps
+    assert step.status == "failed" and "CLU1-B Up" in step.message and "CLUSTER IS DOWN" not in step.message
+    assert cluster.changes("service:ClusSvc") == [("CLU1-B", "Stopped"), ("CLU1-A", "Stopped"),
+                                                  ("CLU1-B", "Running")]
+    assert run.clusters[0].final_nodes == {"CLU1-A": "Down", "CLU1-B": "Up"}

@@ -124,11 +124,25 @@ function Set-ClusterGroupState($a, [string]$Target) {
     [ordered]@{ name = $name; owner = $group.OwnerNode.Name; state = $group.State.ToString() }
 }
 
+# The quorum witness decides who may start a stopped cluster: a disk witness
+# keeps a copy of the configuration, a file share or cloud witness only a vote.
+function Get-WitnessData {
+    $resource = (Get-ClusterQuorum).QuorumResource
+    if ($null -eq $resource) { return $null }
+    $type = switch ($resource.ResourceType.Name) {
+        'Physical Disk' { 'disk' }
+        'File Share Witness' { 'file_share' }
+        'Cloud Witness' { 'cloud' }
+        default { throw (New-OpError 'failed' "unknown quorum witness type: $($resource.ResourceType.Name)") }
+    }
+    [ordered]@{ type = $type; name = $resource.Name; state = $resource.State.ToString() }
+}
+
 $script:EnforcerOps['cluster.nodes'] = {
     param($a)
     Assert-ClusterService
     $nodes = @(Get-ClusterNode | ForEach-Object { [ordered]@{ name = $_.Name; id = [int]$_.Id; state = $_.State.ToString() } })
-    [ordered]@{ cluster = (Get-Cluster).Name; local_node = (Get-LocalNodeName); nodes = $nodes }
+    [ordered]@{ cluster = (Get-Cluster).Name; local_node = (Get-LocalNodeName); nodes = $nodes; witness = (Get-WitnessData) }
 }
 
 $script:EnforcerOps['cluster.groups'] = {

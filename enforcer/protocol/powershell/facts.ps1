@@ -28,7 +28,7 @@ $script:EnforcerOps['facts'] = {
     try {
         $nodes = & $ops['cluster.nodes'] @{}
         $groups = & $ops['cluster.groups'] @{}
-        $cluster = [ordered]@{ name = $nodes['cluster']; local_node = $nodes['local_node']; nodes = $nodes['nodes']; groups = $groups['groups'] }
+        $cluster = [ordered]@{ name = $nodes['cluster']; local_node = $nodes['local_node']; nodes = $nodes['nodes']; witness = $nodes['witness']; groups = $groups['groups'] }
     } catch {
         $clusterError = Get-ErrorMessage $_
     }

@@ -12,8 +12,10 @@ from .common import Handler, OpContext, _arg, _timeout
 def cluster_nodes(ctx: OpContext, args: dict) -> dict:
     with ctx.cluster.lock:
         ctx.cluster.require_cluster(ctx.node)
+        witness = ctx.cluster.witness
         return {"cluster": ctx.cluster.name, "local_node": ctx.node.name,
-                "nodes": [{"name": n.name, "id": i + 1, "state": n.state} for i, n in enumerate(ctx.cluster.nodes)]}
+                "nodes": [{"name": n.name, "id": i + 1, "state": n.state} for i, n in enumerate(ctx.cluster.nodes)],
+                "witness": {"type": witness.type, "name": witness.name, "state": "Online"} if witness else None}
 
 
 def cluster_groups(ctx: OpContext, args: dict) -> dict:

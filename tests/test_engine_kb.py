@@ -85,6 +85,15 @@ def test_sql_installed_refuses_with_kb_step_8_and_changes_nothing(cli_sim, capsy
     assert {r["op"] for r in ops(sim)} == {"facts"}
 
 
+def test_no_witness_refuses_the_repair_before_its_first_change_naming_the_witness(cli_sim, capsys):
+    """Preflight: the repair's ordered restart would stop both nodes of a cluster that has no witness."""
+    sim, inventory = cli_sim("kb252641-no-witness")
+    assert main(["apply", REPAIR, "-i", inventory, "--yes"]) == 1
+    out = capsys.readouterr().out
+    assert "CLU1 has no quorum witness" in out and "Set-ClusterQuorum" in out
+    assert not changes(sim), "nothing was changed, not even the steps before the restart"
+
+
 def test_sql_installed_goes_ahead_when_the_operator_allows_it(cli_sim, capsys):
     sim, inventory = cli_sim("sql-installed", auth="basic-http")
     assert main(["plan", REPAIR, "-i", inventory, "-e", "allow_sql_server=true", "--detailed-exitcode"]) == 2

@@ -51,7 +51,8 @@ def test_a_counted_fault_is_consumed_and_wildcards_match_any_node():
 
 
 def test_scenarios_extend_each_other():
-    assert available_scenarios() == ["healthy", "kb252641-broken", "sql-installed"]
+    assert available_scenarios() == ["healthy", "kb252641-broken", "kb252641-no-witness", "sql-installed"]
+    assert scenarios.load("kb252641-no-witness")["cluster"]["witness"] is None  # a null overrides, as in YAML
     sql = scenarios.load("sql-installed")
     assert sql["node"]["dtc_version"] == "1999.2.1522.0"  # from kb252641-broken
     assert sql["node"]["services"]["ClusSvc"]["status"] == "Running"  # from healthy
@@ -148,6 +149,8 @@ def test_sql_instances_come_from_the_registry_and_from_sql_services_alike():
     node.registry.set_value("HKLM\\SOFTWARE\\Microsoft\\Microsoft SQL Server\\Instance Names\\SQL", "MSSQLSERVER",
                             "MSSQL15.MSSQLSERVER")
     node.services["mssql$reports"] = Service("MSSQL$REPORTS", "SQL Server (REPORTS)", status="Running")
+    node.services["mssql$microsoft##wid"] = Service("MSSQL$MICROSOFT##WID", "Windows Internal Database",
+                                                    status="Running")  # WSUS's database, not SQL Server
     assert OPS["sql.get"](OpContext(cluster, node), {}) == {"installed": True, "instances": [
         {"name": "MSSQLSERVER", "service": "MSSQLSERVER", "status": None},
         {"name": "REPORTS", "service": "MSSQL$REPORTS", "status": "Running"}]}

@@ -36,8 +36,8 @@ class ClusterRestart(Resource):
         if odd or len(down) == len(nodes):
             raise PlanError("an ordered restart needs every node Up or Down with one Up at least; "
                             + ", ".join(f"{n} is {s}" for n, s in (odd or states).items()))
+        witness = _required_witness(ctx)
         sequence = [("start", n) for n in down] + ordering.restart_sequence(nodes)
-        witness = ctx.state.witness or {}
         return [ctx.change(None, nodes[0], ["restart"], states, {n: "Up" for n in nodes},
                            "ordered cluster-service restart: " + ordering.describe(sequence), destructive=True,
                            params={"sequence": [list(s) for s in sequence], "order": [f"{v} {n}" for v, n in sequence],
@@ -134,3 +134,21 @@ class ClusterRestart(Resource):
                             f"its cluster service does not start; fix that (its System log says why), start it, "
                             f"then the other nodes, and run again")
         return ", ".join(outcomes)
+
+
+def _required_witness(ctx: PlanContext) -> dict[str, Any]:
+    """Preflight: the cluster must be able to form again once every node is stopped.
+
+    After a full stop the first node to start needs the witness's vote (Microsoft: a two-node cluster
+    requires a witness); whether a cluster without one forms again, and how, is not something to find
+    out half-way through a restart. So a restart is planned only with a witness Online.
+    """
+    witness = ctx.state.witness
+    if not witness:
+        raise PlanError(f"an ordered restart stops every node of {ctx.cluster}, and {ctx.cluster} has no quorum "
+                        f"witness: it might not form again (a two-node cluster requires one); configure a disk or "
+                        f"file share witness (Set-ClusterQuorum) first")
+    if witness["state"] != "Online":
+        raise PlanError(f"an ordered restart stops every node of {ctx.cluster}, and its witness {witness['name']} is "
+                        f"{witness['state']}: it might not form again; bring the witness Online first")
+    return witness

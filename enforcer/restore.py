@@ -4,10 +4,16 @@ A run's report lists every backup: a .reg export for each registry key
 deleted, a zip for each folder removed, each on the node that made it. A
 restore imports or expands them there, then reads each item back to check
 it is present again.
+
+A DTC log is the one backup never put back: it records the outcome of
+transactions and is stale within seconds, so a restored copy would make DTC
+decide in-doubt transactions wrongly. Microsoft forbids it ("Restoring
+Damaged DTC Log Files"); the backup stays on the node for forensics.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +23,20 @@ from .statedir import StateDir
 from .transport.base import AgentOp
 from .transport.pool import Connections
 
+# MSDTCLog on a disk (a clustered DTC's log folder), or the local DTC's log under System32\Msdtc.
+_DTC_LOG = re.compile(r"(^|\\)(msdtclog|system32\\msdtc)(\\|$)", re.IGNORECASE)
+
 
 @dataclass
 class Restored:
     backup: dict[str, Any]
     ok: bool
     message: str
+    kept: bool = False  # deliberately not restored: the backup stays on the node
+
+
+def is_dtc_log(path: str) -> bool:
+    return bool(_DTC_LOG.search(path.rstrip("\\")))
 
 
 def load_backups(state: StateDir, run_id: str, only: str | None) -> tuple[str, list[dict[str, Any]]]:
@@ -40,6 +54,13 @@ def restore(backups: list[dict[str, Any]], connections: Connections) -> list[Res
     """Restore in reverse order of deletion, each through the node that holds its backup."""
     results = []
     for backup in reversed(backups):
+        if backup["kind"] == "path" and is_dtc_log(backup["path"]):
+            results.append(Restored(backup, False, f"a DTC log is never restored from a backup: it records the "
+                                                   f"outcome of transactions, and a stale copy would make DTC decide "
+                                                   f"in-doubt ones wrongly (Microsoft: Restoring Damaged DTC Log "
+                                                   f"Files); reset the log instead (Reset-DtcLog); the backup stays "
+                                                   f"at {backup['file']} for forensics", kept=True))
+            continue
         if backup["kind"] == "registry":
             ops = [AgentOp("registry.import", {"file": backup["file"]}),
                    AgentOp("registry.get", {"path": backup["path"]})]

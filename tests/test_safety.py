@@ -121,11 +121,27 @@ def test_restore_puts_back_every_key_and_folder_the_repair_deleted(env, monkeypa
         run = json.loads(capsys.readouterr().out)
         assert sim.state()["clusters"][0]["nodes"][0]["registry"] != before["nodes"][0]["registry"]
 
-        assert main(["restore", run["run_id"], "--only", "Q:\\MSDTCLog", "--yes"]) == 0
-        assert "ok      CLU1-A: Q:\\MSDTCLog" in capsys.readouterr().out
+        # A DTC log is never put back (Microsoft: Restoring Damaged DTC Log Files); its backup stays.
+        assert main(["restore", run["run_id"], "--only", "Q:\\MSDTCLog", "--yes"]) == 1
+        out = capsys.readouterr().out
+        assert "kept    CLU1-A: Q:\\MSDTCLog: a DTC log is never restored from a backup" in out
         assert main(["restore", run["run_id"], "--yes"]) == 0
         after = sim.state()["clusters"][0]
         for node_before, node_after in zip(before["nodes"], after["nodes"], strict=True):
             assert node_after["registry"] == node_before["registry"]
-        assert after["shared_fs"] == before["shared_fs"]
+        assert not any(p.lower().startswith("q:\\msdtclog\\msdtc.log") and before["shared_fs"][p] == data
+                       for p, data in after["shared_fs"].items()), "the old log is not back"
+        backup = next(b["file"] for c in run["clusters"] for b in c["backups"] if b["path"] == "Q:\\MSDTCLog")
+        assert backup in after["nodes"][0]["fs"], "its backup stays on the node for forensics"
         assert main(["restore", "no-such-run", "--yes"]) == 4
+
+
+@pytest.mark.parametrize("path, dtc_log", [
+    ("Q:\\MSDTCLog", True), ("q:\\msdtclog\\", True), ("R:\\Roles\\DTC1\\MSDTCLog", True),
+    ("C:\\Windows\\System32\\Msdtc", True), ("C:\\Windows\\System32\\MsDtc\\MSDTC.LOG", True),
+    ("Q:\\MSDTCLogs-old", False), ("C:\\Windows\\Logs\\CBS", False), ("Q:\\Data\\msdtc.txt", False),
+])
+def test_a_dtc_log_is_told_by_its_path(path, dtc_log):
+    from enforcer.restore import is_dtc_log
+
+    assert is_dtc_log(path) is dtc_log

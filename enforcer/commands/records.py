@@ -28,9 +28,10 @@ def cmd_restore(args: argparse.Namespace, console: Console) -> int:
     with held(inventory, [c.name for c in inventory.clusters], f"restore-{args.run_id}", state) as (_, connections):
         results = restore(backups, connections)
     for result in results:
-        console.out(f"{'ok     ' if result.ok else 'FAILED '} {result.backup['node']}: {result.backup['path']}: "
-                    f"{result.message}")
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+        label = "ok     " if result.ok else "kept   " if result.kept else "FAILED "
+        console.out(f"{label} {result.backup['node']}: {result.backup['path']}: {result.message}")
+    restored = [r for r in results if not r.kept]
+    return EXIT_OK if restored and all(r.ok for r in restored) else EXIT_FAILED
 
 
 def cmd_history(args: argparse.Namespace, console: Console) -> int:

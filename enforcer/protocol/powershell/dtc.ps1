@@ -53,7 +53,8 @@ $script:EnforcerOps['sql.get'] = {
     if (Test-Path -LiteralPath $instanceKey) {
         foreach ($instance in (Get-Item -LiteralPath $instanceKey).GetValueNames()) { $null = $names.Add($instance) }
     }
-    foreach ($service in @(Get-Service -Name 'MSSQLSERVER', 'MSSQL$*' -ErrorAction SilentlyContinue)) {
+    # MSSQL$MICROSOFT##WID is the Windows Internal Database (WSUS, ADFS, RDS), not SQL Server.
+    foreach ($service in @(Get-Service -Name 'MSSQLSERVER', 'MSSQL$*' -Exclude 'MSSQL$MICROSOFT##WID' -ErrorAction SilentlyContinue)) {
         $instance = $service.Name
         if ($instance -ne 'MSSQLSERVER') { $instance = $instance.Substring('MSSQL$'.Length) }
         if ($names -notcontains $instance) { $null = $names.Add($instance) }

@@ -54,6 +54,9 @@ def dtc_uninstall(ctx: OpContext, args: dict) -> dict:
     return {"exit_code": 0, "version_before": before}
 
 
+WID_SERVICE = "MSSQL$MICROSOFT##WID"
+
+
 def sql_get(ctx: OpContext, args: dict) -> dict:
     """Instances are listed in the registry; as on Windows, a service without its registry entry still counts."""
     key = ctx.node.registry.get(SQL_INSTANCES_KEY)
@@ -71,9 +74,14 @@ def sql_get(ctx: OpContext, args: dict) -> dict:
 
 
 def _instance_of(service: str) -> str | None:
-    """The SQL Server instance a service is: MSSQLSERVER (the default instance) or MSSQL$NAME."""
+    """The SQL Server instance a service is: MSSQLSERVER (the default instance) or MSSQL$NAME.
+
+    MSSQL$MICROSOFT##WID is the Windows Internal Database (WSUS, ADFS, RDS), not a SQL Server instance.
+    """
     if service.upper() == "MSSQLSERVER":
         return "MSSQLSERVER"
+    if service.upper() == WID_SERVICE:
+        return None
     return service[len("MSSQL$"):] if service.upper().startswith("MSSQL$") else None
 
 

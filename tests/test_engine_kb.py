@@ -94,6 +94,15 @@ def test_no_witness_refuses_the_repair_before_its_first_change_naming_the_witnes
     assert not changes(sim), "nothing was changed, not even the steps before the restart"
 
 
+def test_a_paused_node_makes_the_repair_plan_nothing_and_say_why(cli_sim, capsys):
+    """An operator paused B: the repair's ordered restart would fight them, so nothing is planned or done."""
+    sim, inventory = cli_sim("paused-node")
+    assert main(["apply", REPAIR, "-i", inventory, "--yes"]) == 1
+    out = capsys.readouterr().out
+    assert "CLU1-B is Paused" in out
+    assert not changes(sim)
+
+
 def test_sql_installed_goes_ahead_when_the_operator_allows_it(cli_sim, capsys):
     sim, inventory = cli_sim("sql-installed", auth="basic-http")
     assert main(["plan", REPAIR, "-i", inventory, "-e", "allow_sql_server=true", "--detailed-exitcode"]) == 2

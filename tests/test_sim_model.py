@@ -51,7 +51,8 @@ def test_a_counted_fault_is_consumed_and_wildcards_match_any_node():
 
 
 def test_scenarios_extend_each_other():
-    assert available_scenarios() == ["healthy", "kb252641-broken", "kb252641-no-witness", "sql-installed"]
+    assert available_scenarios() == ["healthy", "kb252641-broken", "kb252641-no-witness", "paused-node",
+                                     "sql-installed"]
     assert scenarios.load("kb252641-no-witness")["cluster"]["witness"] is None  # a null overrides, as in YAML
     sql = scenarios.load("sql-installed")
     assert sql["node"]["dtc_version"] == "1999.2.1522.0"  # from kb252641-broken
@@ -189,3 +190,11 @@ def test_clusters_past_255_get_addresses_of_their_own():
             pytest.skip("this machine cannot bind 127.x addresses: the simulator fell back to ports on 127.0.0.1")
         assert hosts == {"CLU255-A": "127.1.255.1", "CLU255-B": "127.1.255.2",
                          "CLU256-A": "127.2.0.1", "CLU256-B": "127.2.0.2"}
+
+
+def test_one_node_of_a_scenario_can_differ_by_its_letter():
+    scenario = scenarios.load("paused-node")
+    cluster = scenarios.build_cluster(scenario, 1, 2, Clock(0), Journal(), FaultBook())
+    assert [n.state for n in cluster.nodes] == ["Up", "Paused"]
+    with pytest.raises(ScenarioError, match="C is not a node letter of a 2-node cluster"):
+        scenarios.build_cluster({**scenario, "nodes": {"C": {"paused": True}}}, 1, 2, Clock(0), Journal(), FaultBook())

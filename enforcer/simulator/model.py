@@ -377,6 +377,10 @@ class Cluster:
         self.clock.sleep(min(self.durations["group_online"], timeout_s))
         with self.lock:
             grp = self.group(name)
+            owner = self.node(grp.owner)
+            if owner.state == "Paused" and grp.state != "Online":  # a Paused node's groups stay as they are
+                raise SimError("failed", f"The cluster group '{name}' cannot come online on {owner.name}: the "
+                                         f"node is Paused.")
             self.bring_online(grp)
             if grp.state != "Online":
                 failed = [r.name for r in grp.resources if r.state == "Failed"]

@@ -60,11 +60,21 @@ def _merge(base: Any, over: Any) -> Any:
 
 def build_cluster(scenario: dict[str, Any], index: int, node_count: int, clock: Clock, journal: Journal,
                   faults: FaultBook) -> Cluster:
-    """Cluster `CLU<index>` with nodes `CLU<index>-A`, `-B`, ... all Up, from the scenario."""
+    """Cluster `CLU<index>` with nodes `CLU<index>-A`, `-B`, ... from the scenario.
+
+    `node:` describes every node; `nodes: {B: {...}}` overrides it for one node (by its letter), e.g.
+    `{paused: true}` for a node an operator paused.
+    """
     name = f"CLU{index}"
     spec = scenario.get("cluster", {})
-    nodes = [_build_node(f"{name}-{string.ascii_uppercase[i]}", scenario.get("node", {}))
-             for i in range(node_count)]
+    overrides = scenario.get("nodes") or {}
+    letters = string.ascii_uppercase[:node_count]
+    unknown = sorted(set(overrides) - set(letters))
+    if unknown:
+        raise ScenarioError(f"nodes: {', '.join(map(str, unknown))} is not a node letter of a "
+                            f"{node_count}-node cluster")
+    nodes = [_build_node(f"{name}-{letter}", _merge(scenario.get("node", {}), overrides.get(letter) or {}))
+             for letter in letters]
     cluster = Cluster(name, nodes, shared_drive=spec.get("shared_drive", "Q:"),
                       dtc_required_version=str(spec["dtc_required_version"]), clock=clock, journal=journal,
                       faults=faults, witness=_witness(spec.get("witness"), name))
@@ -97,7 +107,7 @@ def _witness(spec: dict[str, Any] | None, cluster: str) -> Witness | None:
 
 
 def _build_node(name: str, spec: dict[str, Any]) -> Node:
-    node = Node(name, dtc_version=spec.get("dtc_version"))
+    node = Node(name, dtc_version=spec.get("dtc_version"), paused=bool(spec.get("paused", False)))
     for svc_name, s in spec.get("services", {}).items():
         node.services[svc_name.lower()] = Service(
             svc_name, s.get("display_name", svc_name), s.get("status", "Stopped"), s.get("start_type", "Automatic"),

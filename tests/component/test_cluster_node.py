@@ -104,3 +104,17 @@ def test_pause_survives_a_cluster_service_restart(in_process_sim, tmp_path):
     clu.stop_cluster_service(clu.node("CLU1-B"), 60)
     clu.start_cluster_service(clu.node("CLU1-B"), 60)
     assert clu.node("CLU1-B").state == "Paused"
+
+
+def test_a_paused_node_s_groups_stay_offline(in_process_sim, tmp_path):
+    """PauseClusterNode: the groups a Paused node owns can be taken offline, not brought online there."""
+    cluster = in_process_sim("healthy")
+    cluster.apply(_playbook(tmp_path, "pause", name="CLU1-A", state="paused"))
+    clu = cluster.sim.cluster("CLU1")
+    clu.take_offline(clu.group("MSDTC"))
+    online = tmp_path / "online.yml"
+    online.write_text(yaml.safe_dump([{"name": "online", "hosts": "all", "tasks": [
+        {"name": "online", "cluster_group": {"name": "MSDTC", "state": "online"}}]}]))
+    [step] = cluster.apply(str(online)).clusters[0].steps
+    assert step.status == "failed" and "the node is Paused" in step.message
+    assert clu.group("MSDTC").state == "Offline"

@@ -35,6 +35,8 @@ class ClusterGroup(Resource):
                                params={"name": name, "ops": [["cluster.group.remove", {"name": name}]]})]
         if args["owner"] and args["owner"] not in state.node_names:
             raise PlanError(f"owner {args['owner']!r} is not a node of {ctx.cluster}")
+        if group is None:
+            _check_network_name(args["network_name"] or f"MSDTC-{ctx.cluster}")
         via = state.via_for_group(name)
         desired = {k: args[k] for k in ("name", "state", "owner", "network_name", "ip_address", "timeout_s")}
         desired["owner_node"] = state.cluster_name_of(args["owner"]) if args["owner"] else ""
@@ -111,3 +113,11 @@ def _view(group: dict[str, Any]) -> dict[str, Any]:
     if group.get("resources"):
         view["resources"] = [r["name"] for r in group["resources"]]
     return view
+
+
+def _check_network_name(name: str) -> None:
+    """Preflight: the Network Name publishes a NetBIOS computer name, 15 characters at most (KB 909264);
+    a longer one would be created and then never come online."""
+    if len(name) > 15:
+        raise PlanError(f"network name {name!r} is {len(name)} characters long; a Network Name is a NetBIOS "
+                        f"computer name of 15 characters at most: choose a shorter network_name")

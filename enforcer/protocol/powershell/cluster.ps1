@@ -169,6 +169,10 @@ $script:EnforcerOps['cluster.group.create_dtc'] = {
     $name = Get-Arg $a 'name' 'MSDTC' -As string
     $networkName = Get-Arg $a 'network_name' ('MSDTC-' + (Get-Cluster).Name) -As string
     $address = Get-Arg $a 'ip_address' -As string
+    # The Network Name publishes a NetBIOS computer name: a longer one never comes online (KB 909264).
+    if ($networkName.Length -gt 15) {
+        throw (New-OpError 'invalid_args' "network name '$networkName' is longer than 15 characters (a NetBIOS name)")
+    }
     if ($address) {
         $parsed = $null
         if (-not [System.Net.IPAddress]::TryParse($address, [ref]$parsed) -or $parsed.AddressFamily -ne 'InterNetwork') {

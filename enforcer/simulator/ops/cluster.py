@@ -41,6 +41,8 @@ def cluster_group_create_dtc(ctx: OpContext, args: dict) -> dict:
     name = _arg(args, "name", "string", "MSDTC")
     network_name = _arg(args, "network_name", "string", f"MSDTC-{ctx.cluster.name}")
     address = _arg(args, "ip_address", "string", None)
+    if len(network_name) > 15:
+        raise SimError("invalid_args", f"network name '{network_name}' is longer than 15 characters (a NetBIOS name)")
     if address is not None:
         try:
             ipaddress.IPv4Address(address)

@@ -25,14 +25,6 @@ def recovery_sequence(done: list[Step]) -> list[Step]:
     return [("start", node) for node in reversed(stopped) if node not in started]
 
 
-def running_after(nodes_up: list[str], done: list[Step]) -> set[str]:
-    """The nodes running the cluster service once `done` ran, starting from those Up."""
-    running = set(nodes_up)
-    for verb, node in done:
-        (running.add if verb == "start" else running.discard)(node)
-    return running
-
-
 def failover_tour(nodes: list[str], owner: str) -> list[str]:
     """Every other node in inventory order, then back to where the group started."""
     return [n for n in nodes if n != owner] + [owner]

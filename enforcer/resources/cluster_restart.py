@@ -41,7 +41,7 @@ class ClusterRestart(Resource):
         return [ctx.change(None, nodes[0], ["restart"], states, {n: "Up" for n in nodes},
                            "ordered cluster-service restart: " + ordering.describe(sequence), destructive=True,
                            params={"sequence": [list(s) for s in sequence], "order": [f"{v} {n}" for v, n in sequence],
-                                   "up": [n for n in nodes if states[n] == "Up"], "timeout_s": args["timeout_s"],
+                                   "nodes": nodes, "timeout_s": args["timeout_s"],
                                    "disk_witness": witness.get("type") == "disk" and witness.get("state") == "Online"})]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
@@ -82,7 +82,7 @@ class ClusterRestart(Resource):
             state = self._send(session, verb, node, timeout)
         except TransportError:
             session.reset(node)
-            if self._service_state(session, node) == wanted:
+            if self._node_state(session, node) == wanted:
                 return
             state = self._send(session, verb, node, timeout)
         if state != wanted:
@@ -94,31 +94,56 @@ class ClusterRestart(Resource):
         return results_or_raise(node, session.call(node, [op], timeout_s=timeout + min(30, timeout)))[0]["state"]
 
     @staticmethod
-    def _service_state(session: Session, node: str) -> str:
-        """The node's own view: its cluster service Running means Up, Stopped means Down."""
-        data = results_or_raise(node, session.call(node, [AgentOp("service.get", {"name": "ClusSvc"})]))
-        return {"Running": "Up", "Stopped": "Down"}.get(data[0]["status"], data[0]["status"] or "unknown")
+    def _node_state(session: Session, node: str) -> str:
+        """The node's own view of itself: Down when its cluster service is stopped, else its state in the
+        cluster (a running service that has not joined yet answers no cluster call: Joining)."""
+        service, nodes = session.call(node, [AgentOp("service.get", {"name": "ClusSvc"}), AgentOp("cluster.nodes")],
+                                      stop_on_error=False)
+        status = service.unwrap(node)["status"]
+        if status != "Running":
+            return "Down" if status == "Stopped" else status or "unknown"
+        if not nodes.ok:
+            return "Joining"
+        data = nodes.unwrap(node)
+        local = data["local_node"].lower()
+        return next((n["state"] for n in data["nodes"] if n["name"].lower() == local), "unknown")
+
+    def _read(self, session: Session, node: str) -> str:
+        try:
+            return self._node_state(session, node)
+        except EnforcerError:
+            return "unknown"
 
     def _recover(self, session: Session, params: dict[str, Any], done: list[ordering.Step],
                  timeline: list[dict[str, Any]]) -> str:
         """Start again every node this run stopped, last stopped first, as long as that is safe.
 
-        While no node runs the cluster, the node that stopped last holds the newest configuration and is
-        the only one that may start it: another would refuse (partition in time, System event 1561 or
-        5398) or, forced, form it on an older configuration. So if that node cannot start, no other is
-        started, unless a disk witness holds the newest copy; the cluster is then down, and the message
+        While no node runs the cluster, only the node that stopped last holds the newest configuration and
+        may start it: another would refuse (partition in time, System event 1561 or 5398) or, forced, form
+        it on an older configuration. So the nodes are read first, not assumed: if that node cannot start,
+        or a node this run did not see stop is Down or cannot be read (it may have stopped later), no other
+        is started, unless a disk witness holds the newest copy. The cluster is then down, and the message
         says why and what to do.
         """
         steps = ordering.recovery_sequence(done)
         if not steps:
             return "no node was left stopped"
-        running = ordering.running_after(params.get("up", []), done)
+        seen = {node: self._read(session, node) for node in params["nodes"]}
+        running = {n for n, state in seen.items() if state in ("Up", "Paused")}
+        ours = {node for _, node in steps}
+        unaccounted = [n for n, state in seen.items() if n not in ours and state not in ("Up", "Paused")]
         outcomes: list[str] = []
         holder = None  # the node that stopped last and could not start
         for verb, node in steps:
-            if holder and not running and not params.get("disk_witness"):
-                outcomes.append(f"{node} not started (it would start the cluster on an older configuration "
-                                f"than {holder}'s)")
+            if seen[node] in ("Up", "Paused"):
+                outcomes.append(f"{node} {seen[node]}")
+                continue
+            blocked = None if running or params.get("disk_witness") else (
+                f"it would start the cluster on an older configuration than {holder}'s" if holder else
+                f"{', '.join(unaccounted)} did not stop as this run saw it and may hold a newer configuration"
+                if unaccounted else None)
+            if blocked:
+                outcomes.append(f"{node} not started ({blocked})")
                 continue
             session.progress(f"recovery: {verb} cluster service on {node}")
             try:
@@ -129,10 +154,11 @@ class ClusterRestart(Resource):
             except EnforcerError as exc:
                 outcomes.append(f"{node} NOT started ({exc})")
                 holder = holder or (node if not running else None)
-        if not running and holder:
-            outcomes.append(f"THE CLUSTER IS DOWN: {holder} stopped last and holds the newest configuration, and "
-                            f"its cluster service does not start; fix that (its System log says why), start it, "
-                            f"then the other nodes, and run again")
+        if not running:
+            first = holder or (unaccounted[0] if unaccounted else steps[0][1])
+            outcomes.append(f"THE CLUSTER IS DOWN: {first} holds the newest configuration (it stopped last) and "
+                            f"did not start; fix it (its System log says why), start it first, then the other "
+                            f"nodes, and run again")
         return ", ".join(outcomes)
 
 

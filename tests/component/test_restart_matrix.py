@@ -50,7 +50,8 @@ def test_one_lost_answer_at_any_step_is_reread_and_the_restart_completes_in_orde
     assert run.clusters[0].final_nodes == {"CLU1-A": "Up", "CLU1-B": "Up"}
     ops = [op for op, _ in cluster.ops(node) if op != "facts"]
     lost_at = ops.index(f"cluster.service.{verb}")
-    assert ops[lost_at:lost_at + 3] == [f"cluster.service.{verb}", "service.get", f"cluster.service.{verb}"]
+    assert ops[lost_at:lost_at + 4] == [f"cluster.service.{verb}", "service.get", "cluster.nodes",
+                                        f"cluster.service.{verb}"]
 
 
 def test_with_a_disk_witness_recovery_starts_the_other_node_when_the_last_one_down_cannot_start(in_process_sim):

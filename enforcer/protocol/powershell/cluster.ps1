@@ -38,6 +38,13 @@ function Get-ClusterGroupOrThrow {
     $group
 }
 
+function Get-ClusterNodeOrThrow {
+    param([string]$Name)
+    $node = Get-ClusterNode | Where-Object { $_.Name -eq $Name } | Select-Object -First 1
+    if ($null -eq $node) { throw (New-OpError 'not_found' "no such cluster node: $Name") }
+    $node
+}
+
 function ConvertTo-GroupData {
     param($Group)
     $resources = @($Group | Get-ClusterResource | ForEach-Object {
@@ -133,7 +140,7 @@ function Get-WitnessData {
         'Physical Disk' { 'disk' }
         'File Share Witness' { 'file_share' }
         'Cloud Witness' { 'cloud' }
-        default { throw (New-OpError 'failed' "unknown quorum witness type: $($resource.ResourceType.Name)") }
+        default { 'other' }  # a witness type this agent does not know still has a vote
     }
     [ordered]@{ type = $type; name = $resource.Name; state = $resource.State.ToString() }
 }
@@ -212,8 +219,7 @@ $script:EnforcerOps['cluster.group.move'] = {
     $deadline = Get-Deadline (Get-Arg $a 'timeout_s' 120 -As number)
     Assert-ClusterService
     $group = Get-ClusterGroupOrThrow $name
-    $target = Get-ClusterNode | Where-Object { $_.Name -eq $node } | Select-Object -First 1
-    if ($null -eq $target) { throw (New-OpError 'not_found' "no such cluster node: $node") }
+    $target = Get-ClusterNodeOrThrow $node
     $beforeOwner = $group.OwnerNode.Name
     if ($beforeOwner -ne $target.Name) {
         $null = Move-ClusterGroup -Name $name -Node $target.Name -Wait 0
@@ -229,13 +235,6 @@ $script:EnforcerOps['cluster.group.move'] = {
 $script:EnforcerOps['cluster.group.online'] = { param($a) Set-ClusterGroupState $a 'Online' }
 
 $script:EnforcerOps['cluster.group.offline'] = { param($a) Set-ClusterGroupState $a 'Offline' }
-
-function Get-ClusterNodeOrThrow {
-    param([string]$Name)
-    $node = Get-ClusterNode | Where-Object { $_.Name -eq $Name } | Select-Object -First 1
-    if ($null -eq $node) { throw (New-OpError 'not_found' "no such cluster node: $Name") }
-    $node
-}
 
 # Who owns each group now, to tell which groups a pause or a resume moved.
 function Get-GroupOwners {
@@ -256,7 +255,7 @@ function ConvertTo-NodeChange {
 function Assert-NodeRunsClusterService {
     param($Node)
     if ($Node.State.ToString() -eq 'Down') {
-        throw (New-OpError 'unavailable' "the cluster service is not running on node $($Node.Name)")
+        throw (New-OpError 'unavailable' "The cluster service is not running on node '$($Node.Name)'.")
     }
 }
 
@@ -334,21 +333,37 @@ $script:EnforcerOps['cluster.service.stop'] = {
     [ordered]@{ node = $node; before = $before; state = 'Down' }
 }
 
+# A node whose configuration is older than the cluster's newest starts its
+# service, which then stops itself and logs FailoverClustering event 1561
+# (5398 on newer builds): the wait watches for that, so the op fails at once
+# with the event instead of running out its timeout. A node that was Paused
+# stays Paused across the restart, which is as joined as it gets.
 $script:EnforcerOps['cluster.service.start'] = {
     param($a)
     $deadline = Get-Deadline (Get-Arg $a 'timeout_s' 120 -As number)
     $service = Get-ClusterServiceController
     $before = Get-LocalNodeState
+    $started = [DateTime]::UtcNow
     Start-ServiceAndWait $service $deadline
     Import-ClusterModule
     # A running service is not yet a joined node; the cluster API refuses
     # calls until it has joined, which is part of the wait, not a failure.
+    $state = $null
     Wait-Until -Deadline $deadline -What "node $env:COMPUTERNAME to be Up" -Condition {
-        try {
-            (Get-ClusterNode -Name $env:COMPUTERNAME).State.ToString() -eq 'Up'
-        } catch {
-            $false
+        $service.Refresh()
+        if ($service.Status.ToString() -eq 'Stopped') {
+            $query = @{ ids = @(1561, 5398); source = 'Microsoft-Windows-FailoverClustering'; since = $started.ToString('o'); max = 1 }
+            $refusal = @((& $script:EnforcerOps['events.query'] $query)['events'])
+            $why = 'it stopped again'
+            if ($refusal.Count -gt 0) { $why = "System event $($refusal[0]['id']): $($refusal[0]['message'].Trim())" }
+            throw (New-OpError 'failed' "The cluster service on $env:COMPUTERNAME stopped: $why")
         }
-    }
-    [ordered]@{ node = (Get-LocalNodeName); before = $before; state = 'Up' }
+        try {
+            $state = (Get-ClusterNode -Name $env:COMPUTERNAME).State.ToString()
+        } catch {
+            $state = $null
+        }
+        $state -eq 'Up' -or $state -eq 'Paused'
+    }.GetNewClosure()
+    [ordered]@{ node = (Get-LocalNodeName); before = $before; state = (Get-LocalNodeState) }
 }

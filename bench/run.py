@@ -199,9 +199,9 @@ def converged_plan() -> dict[str, Any]:
 def _model(scenario: str) -> Any:
     """The simulator's own model of one cluster of the scenario: the durations it sleeps."""
     from enforcer.simulator import scenarios
+    from enforcer.simulator.entities import Clock
     from enforcer.simulator.faults import FaultBook
     from enforcer.simulator.journal import Journal
-    from enforcer.simulator.model import Clock
     return scenarios.build_cluster(scenarios.load(scenario), 1, 2, Clock(1.0), Journal(), FaultBook())
 
 

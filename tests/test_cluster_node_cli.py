@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import yaml
-
+from checks import one_task_playbook
 from enforcer.cli import main
-
-
-def _playbook(tmp_path, title: str, **args: object) -> str:
-    path = tmp_path / f"{title}.yml"
-    path.write_text(yaml.safe_dump([{"name": title, "hosts": "all",
-                                     "tasks": [{"name": title, "cluster_node": args}]}]))
-    return str(path)
 
 
 def test_pause_and_resume_over_winrm(cli_sim, tmp_path, capsys):
     sim, inventory = cli_sim("healthy")
-    pause = _playbook(tmp_path, "pause", name="CLU1-B", state="paused")
-    resume = _playbook(tmp_path, "resume", name="CLU1-B", state="up")
+    pause = one_task_playbook(tmp_path, "pause", "cluster_node", name="CLU1-B", state="paused")
+    resume = one_task_playbook(tmp_path, "resume", "cluster_node", name="CLU1-B", state="up")
 
     assert main(["plan", pause, "-i", inventory, "--detailed-exitcode"]) == 2
     assert "node CLU1-B is Up" in capsys.readouterr().out

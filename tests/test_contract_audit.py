@@ -33,7 +33,7 @@ def test_an_answer_of_the_wrong_shape_fails_the_op(sim, monkeypatch, break_answe
 
 @pytest.mark.sim(scenario="healthy", auth="basic-http")
 def test_an_error_of_an_unknown_kind_fails_the_op(sim, monkeypatch):
-    from enforcer.simulator.model import SimError
+    from enforcer.simulator.entities import SimError
 
     def broken(ctx, args):
         raise SimError("gone", "no such thing")

@@ -12,9 +12,9 @@ from enforcer.simulator import (
     parse_fault,
     scenarios,
 )
+from enforcer.simulator.entities import Clock, Service, SimError
 from enforcer.simulator.faults import FaultBook
 from enforcer.simulator.journal import Journal
-from enforcer.simulator.model import Clock, Service, SimError
 from enforcer.simulator.ops import OPS, OpContext
 from enforcer.simulator.stores import FileSystem, Registry, norm_key, norm_path
 

@@ -38,6 +38,7 @@ class ClusterNode(Resource):
         if current not in ("Up", "Paused"):
             raise PlanError(f"node {name} is {current}: its cluster service must run to pause or resume it")
         owned = sorted(g for g, group in state.groups.items() if group["owner"] == name)
+        before_states = {g: state.groups[g]["state"] for g in owned}
         moves = _drain_moves(state, name, owned) if wanted == "drained" else {}
         target = "Up" if wanted == "up" else "Paused"
         if current == target and not moves:
@@ -46,12 +47,13 @@ class ClusterNode(Resource):
         for group, to in moves.items():
             state.groups[group] = {**state.groups[group], "owner": to}
         reason = f"node {name} is {current}" + (f" and owns {', '.join(owned)}" if moves else "")
-        where = "; ".join(f"{g} moves to {to}" for g, to in moves.items())
+        where = "; ".join(f"{g} is expected to move to {to}" for g, to in moves.items())
         if wanted == "up" and args["failback"]:
             where = "roles drained from it fail back to it"
         return [ctx.change(None, name, ["update"], current, target, reason + (f" ({where})" if where else ""),
                            params={"verb": VERBS[wanted], "name": state.cluster_name_of(name),
-                                   "failback": args["failback"], "moves": moves, "timeout_s": args["timeout_s"]})]
+                                   "failback": args["failback"], "moves": moves, "timeout_s": args["timeout_s"],
+                                   "online": [g for g in owned if before_states[g] == "Online"]})]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
         params = change.params
@@ -61,11 +63,18 @@ class ClusterNode(Resource):
         else:
             op = AgentOp("cluster.node.suspend", {"name": params["name"], "timeout_s": params["timeout_s"],
                                                   "mode": "drain" if params["verb"] == "drain" else "pause"})
-        data, nodes = results_or_raise(change.via, session.call(change.via, [op, AgentOp("cluster.nodes")],
-                                                                timeout_s=params["timeout_s"] + 30))
+        data, nodes, groups = results_or_raise(change.via, session.call(
+            change.via, [op, AgentOp("cluster.nodes"), AgentOp("cluster.groups")], timeout_s=params["timeout_s"] + 30))
         seen = _node_state(nodes, params["name"])
         if seen != change.after:
             raise StepError(f"{change.via}: node {params['name']} is {seen} after {params['verb']}, not {change.after}")
+        states = {g["name"]: g for g in groups["groups"]}
+        down = [f"{m['group']} is {states[m['group']]['state']} on {states[m['group']]['owner']}"
+                for m in data["moved"] if m["group"] in params.get("online", [])
+                and m["group"] in states and states[m["group"]]["state"] != "Online"]
+        if down:
+            raise StepError(f"{change.via}: node {params['name']} is {seen}, but a role it moved is no longer Online: "
+                            + "; ".join(down))
         return {"state": seen, "moved": data["moved"]}
 
     def settled(self, change: Change, session: Session) -> dict[str, Any] | None:

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .audit import AUDIT
+from .entities import Clock, SimError
 from .faults import Fault, FaultBook
-from .model import Clock, Cluster, SimError
+from .model import Cluster
 from .ops import OPS, OpContext
 
 BOOTSTRAP_MARKER = "# enforcer-agent-bootstrap v1"

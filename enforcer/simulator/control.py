@@ -17,7 +17,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from .model import SimError
+from .entities import SimError
 
 if TYPE_CHECKING:
     from .server import Simulation

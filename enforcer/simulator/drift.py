@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import Cluster, Node, SimError
+from .entities import Node, SimError
+from .model import Cluster
 from .stores import norm_key, norm_path
 
 ACTIONS = ("registry.set", "registry.remove", "service.set", "dtc.set", "path.write", "path.remove",

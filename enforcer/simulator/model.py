@@ -20,16 +20,14 @@ it, so nodes of one cluster act concurrently as real ones do.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from .entities import Clock, Group, Node, Resource, Service, SimError, Witness
 from .faults import FaultBook
 from .journal import Journal
-from .stores import FileSystem, Registry
+from .stores import FileSystem
 
 DTC_KEYS = ("HKLM\\Software\\Microsoft\\MSDTC", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC")
 DTC_LOG_DIR = "MSDTCLog"
@@ -39,101 +37,8 @@ MSDTC_ERROR = 3221229574
 EVENT_1561 = ("The cluster service has determined that this node does not have the latest copy of cluster "
               "configuration data. Therefore, the cluster service has prevented itself from starting on this node.")
 CLUSTERING_SOURCE = "Microsoft-Windows-FailoverClustering"
-WITNESS_TYPES = {"disk": "Physical Disk", "file_share": "File Share Witness", "cloud": "Cloud Witness"}
 EVENT_7024_MSDTC = (f"The MSDTC service terminated with service-specific error {MSDTC_ERROR} "
                     f"(0x{MSDTC_ERROR:08X}).")
-
-
-class SimError(Exception):
-    """An op failed on the simulated node; `kind` is one of the catalogue's error kinds."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
-class Clock:
-    """Simulated seconds scaled to real ones, so a 5 s service stop takes 50 ms at 0.01."""
-
-    def __init__(self, scale: float) -> None:
-        self.scale = scale
-
-    def sleep(self, sim_seconds: float) -> None:
-        if sim_seconds > 0 and self.scale > 0:
-            time.sleep(sim_seconds * self.scale)
-
-
-def utcnow_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
-
-
-@dataclass
-class Service:
-    name: str
-    display_name: str
-    status: str = "Stopped"
-    start_type: str = "Automatic"
-    start_s: float = 2.0
-    stop_s: float = 1.0
-
-
-@dataclass
-class Node:
-    name: str
-    registry: Registry = field(default_factory=Registry)
-    fs: FileSystem = field(default_factory=FileSystem)
-    services: dict[str, Service] = field(default_factory=dict)
-    dtc_version: str | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
-    db_epoch: int = 0
-    paused: bool = False
-
-    def service(self, name: str) -> Service:
-        svc = self.services.get(name.lower())
-        if svc is None:
-            raise SimError("not_found", f"Cannot find any service with service name '{name}'.")
-        return svc
-
-    @property
-    def state(self) -> str:
-        svc = self.services.get("clussvc")
-        if svc is None or svc.status != "Running":
-            return "Down"
-        return "Paused" if self.paused else "Up"
-
-    def log_event(self, event_id: int, source: str, message: str, level: str = "Error") -> None:
-        self.events.append({"time": utcnow_iso(), "id": event_id, "source": source,
-                            "level": level, "message": message})
-
-
-@dataclass
-class Resource:
-    name: str
-    type: str
-    state: str = "Offline"
-
-
-@dataclass
-class Witness:
-    """The cluster's witness: a vote; a disk witness also keeps a copy of the cluster database."""
-
-    type: str  # disk, file_share or cloud
-    name: str
-    epoch: int = 0
-
-    @property
-    def keeps_database(self) -> bool:
-        return self.type == "disk"
-
-
-@dataclass
-class Group:
-    name: str
-    owner: str
-    state: str = "Offline"
-    resources: list[Resource] = field(default_factory=list)
-    drained_from: str | None = None  # the node a drain moved it off: Resume-ClusterNode -Failback brings it back
 
 
 class Cluster:
@@ -306,15 +211,19 @@ class Cluster:
         return before
 
     def start_cluster_service(self, node: Node, timeout_s: float) -> str:
-        """Join a running cluster, taking its configuration; or form it, with the newest configuration."""
+        """Join a running cluster, taking its configuration; or form it, with the newest configuration.
+
+        A node that may not form it starts its service, which stops again and logs event 1561.
+        """
         with self.lock:
-            refusal = None if self.up_nodes() or node.state != "Down" else self._stale_refusal(node)
-        if refusal:
+            forming = not self.up_nodes() and node.state == "Down"
+            newest = self._newest_available(node) if forming else None
+        if forming and newest is None:
             self.change_service(node, "ClusSvc", "Running", timeout_s)
             with self.lock:
                 node.log_event(1561, CLUSTERING_SOURCE, EVENT_1561)
                 self.set_service_status(node, node.service("ClusSvc"), "Stopped")
-            raise SimError("failed", f"The cluster service on {node.name} stopped: {refusal} (System event 1561)")
+            raise SimError("failed", f"The cluster service on {node.name} stopped: System event 1561: {EVENT_1561}")
         before = self.change_service(node, "ClusSvc", "Running", timeout_s)
         if before == "Running":
             return before
@@ -322,34 +231,30 @@ class Cluster:
             if any(n is not node for n in self.up_nodes()):
                 node.db_epoch = self.epoch
             else:
-                self._form(node)
+                self._form(node, newest or node.db_epoch)
         return before
 
-    def _stale_refusal(self, node: Node) -> str | None:
-        """Why `node` may not form the cluster: its configuration is older than the newest, and no disk
-        witness holds the newest (a disk witness that does hands its copy over)."""
+    def _newest_available(self, node: Node) -> int | None:
+        """The newest configuration `node` can form the cluster with: its own when it is the newest, or a
+        disk witness's copy when that is; None when neither is (partition in time)."""
         newest = max(n.db_epoch for n in self.nodes)
         witness = self.witness
-        if witness and witness.keeps_database:
-            newest = max(newest, witness.epoch)
-            if witness.epoch == newest:
-                node.db_epoch = newest
-                return None
-        if node.db_epoch < newest:
-            return ("this node does not have the latest copy of the cluster configuration "
-                    "(partition in time: start the node that stopped last first)")
-        return None
+        if witness and witness.keeps_database and witness.epoch >= newest:
+            return witness.epoch
+        return node.db_epoch if node.db_epoch >= newest else None
 
-    def _form(self, node: Node) -> None:
-        """`node` forms the cluster on its configuration and brings the groups online."""
-        self.epoch = max(self.epoch, node.db_epoch) + 1
+    def _form(self, node: Node, configuration: int) -> None:
+        """`node` forms the cluster on `configuration` and brings the groups online there, unless it is
+        Paused: a Paused node's groups stay as they are."""
+        self.epoch = max(self.epoch, configuration) + 1
         node.db_epoch = self.epoch
         if self.witness and self.witness.keeps_database:
             self.witness.epoch = self.epoch
         for grp in self.groups.values():
             if self.node(grp.owner).state != "Up":
                 grp.owner = node.name
-            self.bring_online(grp)
+            if node.state == "Up":
+                self.bring_online(grp)
 
     # -- groups ------------------------------------------------------------
     def bring_online(self, grp: Group) -> None:
@@ -411,7 +316,7 @@ class Cluster:
         with self.lock:
             node = self.node(name)
             before = node.state
-            self._require_running(node)
+            self.require_cluster(node)
             owned = [g for g in self.groups.values() if g.owner.lower() == node.name.lower()] if drain else []
             targets = [n for n in self.nodes if n.state == "Up" and n is not node]
             if owned and not targets:
@@ -420,10 +325,14 @@ class Cluster:
             self._set_paused(node, True)
         moved = []
         for grp in owned:
+            was_online = grp.state == "Online"
             self.group_move(grp.name, targets[0].name, timeout_s)
             with self.lock:
                 grp.drained_from = node.name
             moved.append({"group": grp.name, "from": node.name, "to": targets[0].name})
+            if was_online and grp.state != "Online":  # DrainStatus Failed: the node stays Paused
+                raise SimError("failed", f"the drain of node {node.name} failed: cluster group '{grp.name}' is "
+                                         f"{grp.state} on {grp.owner}")
         return before, moved
 
     def resume_node(self, name: str, failback: bool, timeout_s: float) -> tuple[str, list[dict[str, str]]]:
@@ -431,7 +340,7 @@ class Cluster:
         with self.lock:
             node = self.node(name)
             before = node.state
-            self._require_running(node)
+            self.require_cluster(node)
             self._set_paused(node, False)
             back = [g for g in self.groups.values() if (g.drained_from or "").lower() == node.name.lower()]
             for grp in back:
@@ -441,11 +350,6 @@ class Cluster:
             moved.append({"group": grp.name, "from": grp.owner, "to": node.name})
             self.group_move(grp.name, node.name, timeout_s)
         return before, moved
-
-    @staticmethod
-    def _require_running(node: Node) -> None:
-        if node.state == "Down":
-            raise SimError("unavailable", f"the cluster service is not running on node {node.name}")
 
     def _set_paused(self, node: Node, paused: bool) -> None:
         if node.paused == paused:

@@ -16,9 +16,10 @@ from typing import Any
 
 import yaml
 
+from .entities import WITNESS_TYPES, Clock, Group, Node, Resource, Service, Witness
 from .faults import FaultBook
 from .journal import Journal
-from .model import WITNESS_TYPES, Clock, Cluster, Group, Node, Resource, Service, Witness
+from .model import Cluster
 
 
 class ScenarioError(ValueError):

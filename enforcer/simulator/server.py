@@ -24,10 +24,11 @@ from . import AUTH_MODES, PASSWORD_ENV, scenarios
 from .agent_host import OpHost
 from .control import ControlServer
 from .drift import apply_drift
+from .entities import Clock
 from .faults import FaultBook, parse_fault
 from .httpd import Endpoint, WinRMServer
 from .journal import Journal
-from .model import Clock, Cluster
+from .model import Cluster
 from .ops import OPS, OpContext
 from .tls import make_server_context
 from .winrs import NodeShells

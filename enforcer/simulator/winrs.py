@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from . import wsman
 from .agent_host import clixml_error, is_bootstrap, run_agent
+from .entities import Clock
 from .faults import Fault
-from .model import Clock
 from .ops import OpContext
 
 MAX_SHELLS_PER_USER = 30

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+from checks import one_task_playbook
 
 
 def _playbook(tmp_path: Path, title: str, **args: object) -> str:
-    path = tmp_path / f"{title}.yml"
-    path.write_text(yaml.safe_dump([{"name": title, "hosts": "all",
-                                     "tasks": [{"name": title, "cluster_node": args}]}]))
-    return str(path)
+    return one_task_playbook(tmp_path, title, "cluster_node", **args)
 
 
 def _owners(cluster) -> dict[str, str]:
@@ -40,7 +37,7 @@ def test_drain_moves_the_roles_says_where_in_the_plan_and_failback_brings_them_b
     drain = _playbook(tmp_path, "drain", name="CLU1-A", state="drained")
 
     [change] = cluster.plan(drain).changes
-    assert "Cluster Group moves to CLU1-B; MSDTC moves to CLU1-B" in change.reason
+    assert "Cluster Group is expected to move to CLU1-B; MSDTC is expected to move to CLU1-B" in change.reason
     step = cluster.apply(drain).clusters[0].steps[0]
     assert step.status == "changed", step.message
     assert {(m["group"], m["to"]) for m in step.data["moved"]} == {("Cluster Group", "CLU1-B"), ("MSDTC", "CLU1-B")}
@@ -87,10 +84,8 @@ def test_a_drain_planned_before_the_other_node_paused_is_refused_by_the_node_wit
 def test_a_paused_node_takes_no_role_by_move_or_by_failover(in_process_sim, tmp_path):
     cluster = in_process_sim("healthy")
     cluster.apply(_playbook(tmp_path, "pause", name="CLU1-B", state="paused"))
-    move = tmp_path / "move.yml"
-    move.write_text(yaml.safe_dump([{"name": "move", "hosts": "all", "tasks": [
-        {"name": "move", "cluster_group": {"name": "MSDTC", "owner": "CLU1-B"}}]}]))
-    [step] = cluster.apply(str(move)).clusters[0].steps
+    move = one_task_playbook(tmp_path, "move", "cluster_group", name="MSDTC", owner="CLU1-B")
+    [step] = cluster.apply(move).clusters[0].steps
     assert step.status == "failed" and "Paused" in step.message
     clu = cluster.sim.cluster("CLU1")
     clu.stop_cluster_service(clu.node("CLU1-A"), 60)
@@ -112,9 +107,15 @@ def test_a_paused_node_s_groups_stay_offline(in_process_sim, tmp_path):
     cluster.apply(_playbook(tmp_path, "pause", name="CLU1-A", state="paused"))
     clu = cluster.sim.cluster("CLU1")
     clu.take_offline(clu.group("MSDTC"))
-    online = tmp_path / "online.yml"
-    online.write_text(yaml.safe_dump([{"name": "online", "hosts": "all", "tasks": [
-        {"name": "online", "cluster_group": {"name": "MSDTC", "state": "online"}}]}]))
-    [step] = cluster.apply(str(online)).clusters[0].steps
+    online = one_task_playbook(tmp_path, "online", "cluster_group", name="MSDTC", state="online")
+    [step] = cluster.apply(online).clusters[0].steps
     assert step.status == "failed" and "the node is Paused" in step.message
     assert clu.group("MSDTC").state == "Offline"
+
+
+def test_a_drain_whose_moved_role_fails_on_its_new_node_fails(in_process_sim, tmp_path):
+    """DrainStatus Failed: the node is Paused, but a role it moved did not come online where it went."""
+    cluster = in_process_sim("healthy", "node=CLU1-B,on=group:MSDTC:online,kind=fail")
+    [step] = cluster.apply(_playbook(tmp_path, "drain", name="CLU1-A", state="drained")).clusters[0].steps
+    assert step.status == "failed" and "'MSDTC' is Failed on CLU1-B" in step.message, step.message
+    assert cluster.sim.cluster("CLU1").node("CLU1-A").state == "Paused", "it stays Paused, as after a failed drain"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from ..model import SimError
+from ..entities import SimError
 from .common import Handler, OpContext, _arg, _timeout
 
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import Cluster, Node, SimError
+from ..entities import Node, SimError
+from ..model import Cluster
 from ..stores import FileSystem, norm_path
 
 

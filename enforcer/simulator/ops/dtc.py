@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ..model import DTC_KEYS, SimError
+from ..entities import SimError
+from ..model import DTC_KEYS
 from .common import Handler, OpContext, _arg, _fs_for, _timeout
 
 SQL_INSTANCES_KEY = "HKLM\\SOFTWARE\\Microsoft\\Microsoft SQL Server\\Instance Names\\SQL"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..model import SimError
+from ..entities import SimError
 from .common import Handler, OpContext, _arg
 
 

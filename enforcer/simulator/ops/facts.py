@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model import SimError, utcnow_iso
+from ..entities import SimError, utcnow_iso
 from ..stores import norm_path
 from .cluster import cluster_groups, cluster_nodes
 from .common import Handler, OpContext, _arg

@@ -6,7 +6,7 @@ import datetime as dt
 import zipfile
 
 from .. import backup_formats
-from ..model import SimError
+from ..entities import SimError
 from ..stores import norm_path
 from .common import Handler, OpContext, _arg, _fs_for
 

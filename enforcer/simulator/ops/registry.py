@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import backup_formats
-from ..model import SimError
+from ..entities import SimError
 from ..stores import norm_key
 from .common import Handler, OpContext, _arg, _fs_for
 

@@ -234,6 +234,8 @@ def critical_path(journal: list[dict[str, Any]], scenario: str, time_scale: floa
             seconds = min(durations["dtc_install"], float(args.get("timeout_s", 600)))
         elif op == "dtc.uninstall":
             seconds = min(durations["dtc_uninstall"], float(args.get("timeout_s", 300)))
+        elif op == "dtc.reset_log":
+            seconds = min(durations["dtc_reset_log"], float(args.get("timeout_s", 120)))
         elif op == "cluster.group.online":
             seconds = min(durations["group_online"], timeout)
         elif op == "cluster.group.offline":
@@ -429,11 +431,11 @@ Notes
   and wall time are what a real naive client pays on the wire.
 - enforcer's plan is timed in this process after a warm-up (interpreter start-up and imports excluded, as for the
   naive script); the same plan as a cold process is shown for reference.
-- KB apply: the critical path sums the model's durations (ClusSvc stop 5 s / start 8 s, MSDTC start 3 s, DTC install
-  20 s, group online 2 s, offline 1 s, a move 3 s) of the ops the journal shows, ops overlapping in time counted
-  once, times the time scale. The target is judged at time scale 1 (the model's durations are Windows' own);
-  at the simulator's default 0.05 the same fixed overhead (process start, the round trips of every step's call)
-  is weighed against durations 20x shorter. The round trips on the chain are counted by running the same apply
+- KB apply: the critical path sums the model's durations (ClusSvc stop 5 s / start 8 s, MSDTC start 3 s, msdtc
+  -uninstall 10 s, -install 20 s, a DTC log reset 2 s, group online 2 s, offline 1 s, a move 3 s) of the ops the
+  journal shows, ops overlapping in time counted once, times the time scale. The target is judged at time scale 1
+  (the model's durations are Windows' own); at the simulator's default 0.05 the same fixed overhead (process
+  start, the round trips of every step's call) is weighed against durations 20x shorter. The round trips on the chain are counted by running the same apply
   with no injected latency: (wall at 20 ms - wall at 0 ms) / 20 ms. enforcer makes one agent call per change
   (Command, Send, Receive, and the previous call's Signal: 4 requests), by design.
 - Fleet: enforcer runs as its own process (peak RSS from wait4); 'sim N%' is the simulator processes' CPU over

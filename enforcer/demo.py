@@ -36,10 +36,10 @@ def run_demo(console: Console) -> int:
         console.out(f"""enforcer demo
 =============
 A simulated two-node failover cluster (CLU1-A, CLU1-B) answers over WinRM with
-NTLM on {sim.endpoints[0].host} and {sim.endpoints[1].host}. Both nodes show KB Q252641's symptom:
-the NT Option Pack's MSDTC is installed, its registry keys and its log on the
-shared disk are leftovers, the MSDTC group is Failed, and event 7024
-(service-specific error 3221229574) is in the System log.
+NTLM on {sim.endpoints[0].host} and {sim.endpoints[1].host}. Both nodes show KB Q252641's symptom as
+a modern node shows it: the clustered DTC cannot read its log on the shared disk,
+its cluster resource is Failed, and the System log holds event 7024
+(service-specific error 3221229574) with MSDTC's 4195 and 53313 beside it.
 """)
         codes = []
         for title, argv in (

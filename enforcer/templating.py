@@ -51,6 +51,11 @@ def _registry_value_differs(facts: Mapping, paths: list[str], name: str, expecte
     return any((registry.get(p) or {}).get("exists") and _registry_value(facts, p, name) != expected for p in paths)
 
 
+def _event_logged(facts: Mapping, event_id: int, text: str = "") -> bool:
+    """True when the node's gathered events hold event `event_id` whose message contains `text`."""
+    return any(e.get("id") == event_id and text in (e.get("message") or "") for e in facts.get("events") or [])
+
+
 def _to_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("yes", "true", "1", "on", "y")
@@ -63,6 +68,7 @@ def _environment() -> SandboxedEnvironment:
     env.filters.update({"dict2items": _dict2items, "bool": _to_bool, "to_json": json.dumps,
                         "registry_value": _registry_value})
     env.tests["registry_value_differs"] = _registry_value_differs
+    env.tests["event_logged"] = _event_logged
     return env
 
 

@@ -37,7 +37,7 @@ def test_a_connection_that_hangs_once_on_a_read_is_retried_and_the_plan_succeeds
 
 def test_a_lost_answer_to_a_change_that_did_not_happen_is_reread_then_applied_again(start, capsys):
     sim, inventory = start("kb252641-broken", ["node=CLU1-B,on=service.start,kind=http500,count=1",
-                                               "node=CLU1-A,on=registry.remove,kind=wsman,count=1"])
+                                               "node=CLU1-A,on=dtc.uninstall,kind=wsman,count=1"])
     assert main(["apply", REPAIR, "-i", inventory, "--yes", "--format", "json"]) == 0
     run = json.loads(capsys.readouterr().out)
     notes = [s["message"] for s in run["clusters"][0]["steps"] if s["message"]]

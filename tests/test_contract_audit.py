@@ -57,7 +57,8 @@ def test_a_request_outside_the_catalogue_is_refused_before_it_runs(sim):
 # One successful call of every op, so that the audit holds each op's answer to
 # its schema, including ops no other test runs in-process (registry.set, dtc.uninstall).
 EVERY_OP = [
-    ("CLU1-A", "facts", {"registry": ["HKLM\\Software\\Microsoft\\MSDTC"], "paths": ["C:\\Install", "Q:\\MSDTCLog"],
+    ("CLU1-A", "facts", {"registry": ["HKLM\\Software\\Microsoft\\MSDTC"],
+                         "paths": ["C:\\Windows\\Logs", "Q:\\MSDTCLog"],
                          "services": ["MSDTC", "NoSuchService"], "events": {"ids": [7024]}}),
     ("CLU1-B", "facts", {"paths": ["Q:\\MSDTCLog"]}),
     ("CLU1-A", "registry.set", {"path": "HKLM\\Software\\Enforcer", "values": {
@@ -66,15 +67,17 @@ EVERY_OP = [
     ("CLU1-A", "registry.export", {"path": "HKLM\\Software\\Enforcer", "dest": "C:\\backup\\enforcer.reg"}),
     ("CLU1-A", "registry.remove", {"path": "HKLM\\Software\\Enforcer"}),
     ("CLU1-A", "registry.import", {"file": "C:\\backup\\enforcer.reg"}),
-    ("CLU1-A", "path.get", {"path": "C:\\Install\\MSDTC"}),
-    ("CLU1-A", "path.archive", {"path": "C:\\Install\\MSDTC", "dest": "C:\\backup\\msdtc.zip"}),
-    ("CLU1-A", "path.remove", {"path": "C:\\Install\\MSDTC"}),
-    ("CLU1-A", "path.restore", {"archive": "C:\\backup\\msdtc.zip", "dest": "C:\\Install"}),
+    ("CLU1-A", "path.get", {"path": "C:\\Windows\\Logs\\CBS"}),
+    ("CLU1-A", "path.archive", {"path": "C:\\Windows\\Logs\\CBS", "dest": "C:\\backup\\cbs.zip"}),
+    ("CLU1-A", "path.remove", {"path": "C:\\Windows\\Logs\\CBS"}),
+    ("CLU1-A", "path.restore", {"archive": "C:\\backup\\cbs.zip", "dest": "C:\\Windows\\Logs"}),
     ("CLU1-A", "service.get", {"name": "MSDTC"}),
     ("CLU1-A", "service.stop", {"name": "MSDTC"}),
     ("CLU1-A", "dtc.get", {}),
     ("CLU1-A", "dtc.uninstall", {}),
-    ("CLU1-A", "dtc.install", {"installer": "C:\\Install\\MSDTC\\dtcsetup.exe", "arguments": ["/quiet"]}),
+    ("CLU1-A", "dtc.install", {}),
+    ("CLU1-A", "dtc.reset_log", {"dtc_name": "MSDTC"}),
+    ("CLU1-B", "dtc.reset_log", {}),
     ("CLU1-A", "service.start", {"name": "MSDTC"}),
     ("CLU1-A", "sql.get", {}),
     ("CLU1-A", "events.query", {"ids": [7024], "max": 5}),

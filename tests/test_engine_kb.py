@@ -51,6 +51,27 @@ def test_kb252641_broken_is_repaired_in_order_and_stays_repaired(cli_sim, capsys
     assert len(changes(sim)) == before, "a second apply changes nothing"
 
 
+def test_healthy_plans_nothing_even_with_real_msdtc_settings_and_facts_show_the_real_version(cli_sim, capsys):
+    """A real node's keys hold settings (no version): writing realistic ones changes nothing to plan."""
+    sim, inventory = cli_sim("healthy", auth="ntlm")
+    assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode"]) == 0
+    for node in ("CLU1-A", "CLU1-B"):
+        for path, name, data in ((r"HKLM\Software\Microsoft\MSDTC", "TurnOffRpcSecurity", 1),
+                                 (r"HKLM\Software\Microsoft\MSDTC", "AllowOnlySecureRpcCalls", 0),
+                                 (r"HKLM\Software\Microsoft\MSDTC\Security", "NetworkDtcAccess", 1),
+                                 (r"HKLM\Software\Microsoft\MSDTC\Security", "NetworkDtcAccessInbound", 1),
+                                 (r"HKLM\SYSTEM\CurrentControlSet\Services\MSDTC", "DelayedAutostart", 0)):
+            sim.drift({"action": "registry.set", "node": node, "path": path, "name": name, "data": data,
+                       "type": "REG_DWORD"})
+    assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode"]) == 0
+    assert main(["plan", AUDIT, "-i", inventory]) == 0
+    capsys.readouterr()
+    assert main(["facts", "-i", inventory]) == 0
+    facts = json.loads(capsys.readouterr().out)["facts"]
+    assert {f["dtc"]["version"] for f in facts.values()} == {"2001.12.10941.16384"}
+    assert not changes(sim)
+
+
 def test_healthy_plan_is_one_facts_call_per_node_and_nothing_else(cli_sim, capsys):
     sim, inventory = cli_sim("healthy", auth="basic-https")
     assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode"]) == 0
@@ -122,8 +143,8 @@ def test_audit_names_the_drift_and_changes_nothing(cli_sim, capsys):
     sim, inventory = cli_sim("kb252641-broken", auth="basic-http")
     assert main(["plan", AUDIT, "-i", inventory]) == 1
     out = capsys.readouterr().out
-    assert "DTC version drift on CLU1-A, CLU1-B" in out and "stale MSDTC registry keys" in out
-    assert "the MSDTC group is Failed" in out and "Events 7024 in 24 h: CLU1-A: 2, CLU1-B: 2" in out
+    assert "the MSDTC group is Failed" in out
+    assert "MSDTC terminated with 3221229574 (event 7024) in the last 24 h on CLU1-A, CLU1-B" in out
     assert not changes(sim)
 
 

@@ -45,14 +45,13 @@ def test_precedence_is_inventory_then_play_vars_then_extra_vars(healthy, capsys,
 def test_an_inventory_of_fqdns_is_mapped_to_the_cluster_s_node_names(healthy, capsys):
     """Hosts named sql-a.corp.example in the inventory are CLU1-A to the cluster itself."""
     sim, tmp_path = healthy
-    sim.drift({"action": "dtc.set", "node": "CLU1-B", "version": "1999.2.1522.0"})
     inventory = sim.inventory()
     hosts = inventory["all"]["children"]["clu1"]["hosts"]
     inventory["all"]["children"]["clu1"]["hosts"] = {f"{name.lower()}.simlab.test": h for name, h in hosts.items()}
     path = tmp_path / "fqdn.yml"
     path.write_text(yaml.safe_dump(inventory))
 
-    assert main(["apply", REPAIR, "-i", str(path), "--yes"]) == 0
+    assert main(["apply", REPAIR, "-i", str(path), "--yes", "-e", "dtc_reinstall=true"]) == 0  # KB step 7 restarts
     out = capsys.readouterr().out
     assert "stop clu1-b.simlab.test, stop clu1-a.simlab.test, start clu1-a.simlab.test" in out
     assert "final node states: clu1-a.simlab.test Up, clu1-b.simlab.test Up" in out

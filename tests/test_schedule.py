@@ -43,10 +43,10 @@ def test_monitor_records_drift_changes_nothing_and_writes_metrics(start, tmp_pat
                  "--metrics-file", str(metrics)]) == 0
     rows = _rows(tmp_path)
     assert [(r["mode"], r["outcome"], r["changes_pending"], r["changes_applied"]) for r in rows] == \
-        [("monitor", "changes", 13, 0)] * 2
+        [("monitor", "changes", 11, 0)] * 2
     assert not sim.journal.records("change"), "monitor changes nothing"
     text = metrics.read_text()
-    assert 'enforcer_changes_pending{cluster="CLU1"} 13.0' in text
+    assert 'enforcer_changes_pending{cluster="CLU1"} 11.0' in text
     assert 'enforcer_last_run_outcome{cluster="CLU1",outcome="changes"} 1.0' in text
 
 
@@ -145,7 +145,7 @@ def test_history_lists_runs_and_every_plan_records(start, tmp_path, capsys):
     assert main(["history", "--cluster", "CLU1", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["mode"], r["outcome"], r["changes_pending"], r["changes_applied"]) for r in rows] == [
-        ("plan", "changes", 13, 0), ("apply", "changed", 13, 13)]
+        ("plan", "changes", 11, 0), ("apply", "changed", 11, 11)]
     assert main(["history", "--since", "1h"]) == 0
     assert "apply" in capsys.readouterr().out
     with sqlite3.connect(tmp_path / "state" / "history.db") as db:

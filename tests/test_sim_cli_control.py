@@ -74,13 +74,13 @@ def test_sim_serves_writes_inventory_and_stops_cleanly_on_sigterm(sim_process):
     assert status == 200
 
     status, _ = _http("POST", f"{control}/drift", {"changes": [
-        {"action": "dtc.set", "node": "CLU1-A", "version": "2001.12.4414.700"},
+        {"action": "dtc.set", "node": "CLU1-A", "registered": False},
         {"action": "service.set", "node": "CLU1-B", "name": "ClusSvc", "status": "Stopped"},
         {"action": "node.pause", "node": "CLU2-A"}]})
     assert status == 200
     state = _http("GET", f"{control}/state")[1]
     nodes = {n["name"]: n for c in state["clusters"] for n in c["nodes"]}
-    assert nodes["CLU1-A"]["dtc_version"] == "2001.12.4414.700"
+    assert nodes["CLU1-A"]["dtc_registered"] is False
     assert (nodes["CLU1-B"]["state"], nodes["CLU2-A"]["state"]) == ("Down", "Paused")
     status, body = _http("POST", f"{control}/drift", {"action": "dtc.set", "node": "NOPE"})
     assert status == 400 and "NOPE" in body["error"]
@@ -89,7 +89,7 @@ def test_sim_serves_writes_inventory_and_stops_cleanly_on_sigterm(sim_process):
     assert proc.wait(timeout=10) == 0
     journal = [json.loads(line) for line in open(tmp_path / "journal.jsonl")]
     assert any(r["type"] == "change" and (r["node"], r["object"], r["from"], r["to"]) ==
-               ("CLU1-A", "dtc", "1999.2.1522.0", "2001.12.4414.700") for r in journal)
+               ("CLU1-A", "dtc", "registered", "unregistered") for r in journal)
     assert any(r["type"] == "op" and r["op"] == "cmd" and r["node"] == "CLU1-B" for r in journal)
 
 

@@ -41,7 +41,7 @@ def test_fail_and_slow_faults_change_outcomes_not_the_wire(sim):
     a.call([AgentOp("cluster.group.offline", {"name": "MSDTC"})])
     result = a.call([AgentOp("cluster.group.online", {"name": "MSDTC"})])[0]
     assert (result.ok, result.error_kind) == (False, "failed")
-    assert a.call([AgentOp("dtc.get")])[0].data["version"] == "2001.12.4414.700"
+    assert a.call([AgentOp("dtc.get")])[0].data["version"] == "2001.12.10941.16384"
 
 
 @pytest.mark.contract_violations_expected

@@ -1,8 +1,9 @@
 """KB Q252641 on the simulator, driven op by op through the agent protocol over WinRM.
 
-The symptom is there at the start, the KB's steps in order cure it, and a
-skipped step or a wrong restart order leaves MSDTC failing: the model's
-causality is what makes enforcer's ordering and steps matter.
+The symptom is there at the start (an unreadable DTC log: 7024 with 3221229574, 4195
+and 53313), the KB's steps in their modern form cure it, and skipping the log reset
+or starting the stale node first does not: the model's causality is what makes
+enforcer's ordering and steps matter.
 """
 
 from __future__ import annotations
@@ -29,24 +30,21 @@ def one(t, op: str, **args) -> dict:
 
 
 def repair(sim, skip: frozenset[str] = frozenset(), restart: tuple[str, ...] = ("B", "A", "A", "B")) -> dict:
-    """The KB's steps 1-6 as agent ops; returns the transports for further checks."""
+    """The KB's steps, in their modern form, as agent ops; returns the transports for further checks."""
     a, b = transport(sim, "CLU1-A"), transport(sim, "CLU1-B")
     nodes = {"A": a, "B": b}
+    if "log" not in skip:  # step 3: the log archived for forensics, then reset, through the disk's owner
+        one(a, "path.archive", path="Q:\\MSDTCLog", dest="C:\\enforcer\\backup\\MSDTCLog.zip")
+        one(a, "dtc.reset_log", dtc_name="MSDTC")
     if "group" not in skip:
         one(a, "cluster.group.remove", name="MSDTC")  # step 1
     for t in (a, b):
-        if "keys" not in skip:  # step 2, each key backed up before it goes
+        if "register" not in skip:  # steps 2 and 4: msdtc -uninstall (keys exported first), msdtc -install
             results = t.call([op for key in DTC_KEYS for op in (
                 AgentOp("registry.export",
-                        {"path": key, "dest": f"C:\\enforcer\\backup\\{key.rsplit(chr(92), 1)[1]}.reg"}),
-                AgentOp("registry.remove", {"path": key}))], stop_on_error=True)
+                        {"path": key, "dest": f"C:\\enforcer\\backup\\{key.rsplit(chr(92), 1)[1]}.reg"}),)]
+                + [AgentOp("dtc.uninstall"), AgentOp("dtc.install")], stop_on_error=True)
             assert all(r.ok for r in results)
-    if "log" not in skip:  # step 3, through the node that owns the shared disk
-        one(a, "path.archive", path="Q:\\MSDTCLog", dest="C:\\enforcer\\backup\\MSDTCLog.zip")
-        assert one(a, "path.remove", path="Q:\\MSDTCLog")["existed"]
-    if "install" not in skip:  # step 4
-        for t in (a, b):
-            assert one(t, "dtc.install", installer=INSTALLER, arguments=["/quiet"])["exit_code"] == 0
     for step, letter in zip(("stop", "stop", "start", "start"), restart, strict=True):  # step 5
         one(nodes[letter], f"cluster.service.{step}", timeout_s=60)
     if "group" not in skip:
@@ -94,12 +92,25 @@ def test_the_kb_steps_in_order_cure_it_and_failover_works():
                            ("CLU1-B", "Running")]
 
 
-@pytest.mark.parametrize("skipped", ["keys", "log", "install"])
-def test_a_skipped_step_leaves_msdtc_failing(skipped):
+def test_without_the_log_reset_msdtc_keeps_failing():
+    """The log is the fault: unregistering and registering MSDTC again does not cure it."""
     with simulate("kb252641-broken", auth="basic-http") as sim:
-        nodes = repair(sim, skip=frozenset({skipped}))
+        nodes = repair(sim, skip=frozenset({"log"}))
         assert not dtc_is_healthy(sim, nodes)
-        assert any(e["id"] == 7024 for e in sim.state()["clusters"][0]["nodes"][0]["events"][-1:])
+        events = [e["id"] for e in sim.state()["clusters"][0]["nodes"][0]["events"]]
+        assert events[-3:] == [7024, 53313, 4195], "7024 with MSDTC's own events beside it"
+
+
+def test_a_service_key_deleted_by_hand_breaks_msdtc_until_a_reboot():
+    """KB step 2 done literally on a running system: the SCM keeps a service without its configuration."""
+    with simulate("healthy", auth="basic-http") as sim:
+        a = transport(sim, "CLU1-A")
+        one(a, "service.stop", name="MSDTC")
+        one(a, "registry.remove", path=DTC_KEYS[1])
+        with pytest.raises(OpFailed, match="restart Windows"):
+            one(a, "service.start", name="MSDTC")
+        with pytest.raises(OpFailed, match="1072"):
+            one(a, "dtc.install")
 
 
 def test_starting_first_the_node_that_went_down_first_is_refused_with_a_file_share_witness():
@@ -157,10 +168,11 @@ def test_one_facts_call_answers_everything_a_plan_needs():
         before = sim.server.requests["CLU1-A"]
         facts = one(transport(sim, "CLU1-A"), "facts", registry=list(DTC_KEYS), paths=["Q:\\MSDTCLog"],
                     events={"ids": [7024]})
-        assert facts["dtc"]["version"] == "1999.2.1522.0"
+        assert facts["dtc"] == {"installed": True, "version": "2001.12.10941.16384",
+                                "path": "C:\\Windows\\System32\\msdtc.exe"}
         assert all(facts["registry"][k]["exists"] for k in DTC_KEYS)
         assert facts["paths"]["Q:\\MSDTCLog"]["exists"]
         assert {g["name"]: g["state"] for g in facts["cluster"]["groups"]}["MSDTC"] == "Failed"
-        assert len(facts["events"]) == 2
+        assert [e["id"] for e in facts["events"]] == [7024]
         # NTLM: 3 handshake requests + Create + Command + Send + Receive + Signal
         assert sim.server.requests["CLU1-A"] - before <= 8

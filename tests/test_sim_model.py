@@ -55,7 +55,7 @@ def test_scenarios_extend_each_other():
                                      "sql-installed"]
     assert scenarios.load("kb252641-no-witness")["cluster"]["witness"] is None  # a null overrides, as in YAML
     sql = scenarios.load("sql-installed")
-    assert sql["node"]["dtc_version"] == "1999.2.1522.0"  # from kb252641-broken
+    assert sql["node"]["services"]["MSDTC"]["status"] == "Stopped"  # from kb252641-broken
     assert sql["node"]["services"]["ClusSvc"]["status"] == "Running"  # from healthy
     assert "MSSQLSERVER" in sql["node"]["services"]
     with pytest.raises(ScenarioError, match="unknown scenario"):

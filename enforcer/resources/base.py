@@ -188,6 +188,13 @@ class Resource:
         raise StepError(f"{self.type} cannot tell whether a change whose answer was lost took effect")
 
 
+def path_backup(node: str, path: str, archive: str, size: int) -> dict[str, Any]:
+    """The run's record of a folder or file archived before it went: what `enforcer restore` expands, and where."""
+    parent = path.rstrip("\\").rpartition("\\")[0]
+    return {"node": node, "kind": "path", "path": path, "file": archive,
+            "restore_to": parent + "\\" if parent.endswith(":") else parent, "bytes": size}
+
+
 def results_or_raise(node: str, results: list[OpResult]) -> list[dict[str, Any]]:
     """Every op's data, or StepError naming the first op that failed and why."""
     for result in results:

@@ -1,4 +1,13 @@
-"""dtc: the installed MSDTC version, installed from an installer; or reinstalled (KB step 7)."""
+"""dtc: MSDTC registered on a node (msdtc -install), unregistered (msdtc -uninstall), or both in turn.
+
+MSDTC is part of Windows on WS2016-2025: msdtc.exe carries the same file
+version on every build, no standalone installer exists, and "installing" it
+means registering its service again. So the state is the registration, never
+a version (windows-facts §1.4). Its keys are exported before an unregister:
+`msdtc -uninstall` has the Service Control Manager delete the service's key,
+the supported way; a key deleted by hand on a running system leaves the SCM
+with a service it can no longer start until Windows restarts.
+"""
 
 from __future__ import annotations
 
@@ -6,81 +15,106 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import REGISTRY, Arg, PlanContext, Resource, Session, StepError, results_or_raise
+from .base import PATHS, Arg, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
 
-# msdtc -uninstall removes these; they are exported first so nothing is lost.
 DTC_KEYS = ("HKLM\\Software\\Microsoft\\MSDTC", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC")
 
 
 class Dtc(Resource):
     type = "dtc"
-    summary = "MSDTC at a version (installed when it differs), or removed completely and installed again."
+    summary = "MSDTC registered (msdtc -install), unregistered (msdtc -uninstall, keys exported first), or both."
     args = {
-        "version": Arg(str, required=True, doc="msdtc.exe's file version, e.g. 2001.12.4414.700"),
-        "installer": Arg(str, required=True, doc="the installer's path on the node (or a share)"),
+        "state": Arg(str, default="present", choices=("present", "absent", "reinstall")),
+        "installer": Arg(str, default="", doc="a site's own installer on the node, used instead of msdtc -install"),
         "arguments": Arg(list, default=[]),
         "accepted_exit_codes": Arg(list, default=[0, 3010], doc="3010 means a reboot is required"),
-        "state": Arg(str, default="present", choices=("present", "reinstall")),
         "timeout_s": Arg(int, default=900),
     }
 
-    reads = (REGISTRY,)
-    needs_args = ("version",)
+    reads = (PATHS,)
+    needs_args = ("installer",)
 
     def needs(self, args: dict[str, Any]) -> dict[str, set[str]]:
-        return {REGISTRY.name: set(DTC_KEYS)}
+        return {PATHS.name: {args["installer"]}} if args["installer"] else {}
 
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
         assert node is not None, "a node-scoped resource is planned once per node"
         facts = ctx.state.nodes[node]
-        installed = facts["dtc"].get("version")
-        missing_keys = [k for k in DTC_KEYS if not facts["registry"].get(k, {}).get("exists", True)]
-        params = {k: args[k] for k in ("installer", "arguments", "accepted_exit_codes", "timeout_s", "version")}
-        facts["dtc"] = {**facts["dtc"], "installed": True, "version": args["version"]}
-        for key in missing_keys:  # the installer writes its keys where there are none
-            facts["registry"][key] = {"path": key, "exists": True, "values": {
-                "Version": {"type": "REG_SZ", "data": args["version"]}}, "subkeys": []}
-        if args["state"] == "reinstall":
-            backups = [ctx.backup_path(node, "registry", key, ".reg") for key in DTC_KEYS]
-            return [ctx.change(node, node, ["delete", "create"], installed, args["version"],
-                               "reinstall requested (KB step 7): remove MSDTC completely and install it again",
-                               destructive=True, backups=backups, params=params)]
-        if installed == args["version"] and not missing_keys:
-            return f"MSDTC {installed} is installed"
-        reason = (f"MSDTC {installed or 'absent'} is not {args['version']}" if installed != args["version"] else
-                  f"MSDTC's registry keys are absent ({', '.join(missing_keys)}): installing writes them")
-        return [ctx.change(node, node, ["update"], installed, args["version"], reason, params=params)]
-
-    def settled(self, change: Change, session: Session) -> dict[str, Any] | None:
-        if "delete" in change.actions:  # a reinstall ends at the version it started from: nothing to tell by
-            return super().settled(change, session)
-        data = results_or_raise(change.via, session.call(change.via, [AgentOp("dtc.get")]))
-        if data[0].get("version") != change.params["version"]:
-            return None
-        return {"version": data[0]["version"], "exit_code": None, "reboot_required": None}
+        registered, wanted = bool(facts["dtc"]["installed"]), args["state"]
+        if wanted != "absent":
+            _check_installer(facts, node, args["installer"])
+        params = {k: args[k] for k in ("installer", "arguments", "accepted_exit_codes", "timeout_s")}
+        version = facts["dtc"].get("version")
+        if wanted == "present" and registered:
+            return f"MSDTC is registered (msdtc.exe {version})"
+        if wanted == "absent" and not registered:
+            return "MSDTC is not registered"
+        facts["dtc"] = {**facts["dtc"], "installed": wanted != "absent"}
+        service = facts["services"].get("MSDTC")
+        if service is not None:  # msdtc -uninstall deletes the service; msdtc -install leaves it Stopped
+            facts["services"]["MSDTC"] = {**service, "exists": wanted != "absent", "status": None if
+                                          wanted == "absent" else "Stopped"}
+        backups = [ctx.backup_path(node, "registry", key, ".reg") for key in DTC_KEYS] if registered else []
+        if wanted == "present":
+            return [ctx.change(node, node, ["create"], "unregistered", "registered",
+                               "MSDTC is not registered: " + ("the installer" if args["installer"] else
+                                                             "msdtc -install") + " registers it", params=params)]
+        if wanted == "absent":
+            return [ctx.change(node, node, ["delete"], "registered", "unregistered",
+                               "unregister MSDTC with msdtc -uninstall (its keys exported first)", destructive=True,
+                               backups=backups, params=params)]
+        return [ctx.change(node, node, ["delete", "create"], "registered" if registered else "unregistered",
+                           "registered", "reinstall requested: msdtc -uninstall, then msdtc -install",
+                           destructive=True, backups=backups, params=params)]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
         p = change.params
-        ops = []
-        # An update has no backups (nothing is exported); a reinstall has one per key.
-        for key, dest in zip(DTC_KEYS, change.backups, strict=False):
-            ops.append(AgentOp("registry.export", {"path": key, "dest": dest}))
+        ops = [AgentOp("registry.export", {"path": key, "dest": dest})
+               for key, dest in zip(DTC_KEYS, change.backups, strict=False)]  # none when there was nothing to save
         if "delete" in change.actions:
             ops.append(AgentOp("dtc.uninstall", {"timeout_s": p["timeout_s"]}))
-        ops += [AgentOp("dtc.install", {"installer": p["installer"], "arguments": p["arguments"],
-                                        "accepted_exit_codes": p["accepted_exit_codes"], "timeout_s": p["timeout_s"]}),
-                AgentOp("dtc.get")]
+        if "create" in change.actions:
+            install = {k: p[k] for k in ("arguments", "accepted_exit_codes", "timeout_s")}
+            ops.append(AgentOp("dtc.install", {**install, **({"installer": p["installer"]} if p["installer"] else {})}))
+        ops.append(AgentOp("dtc.get"))
         data = results_or_raise(change.via, session.call(change.via, ops, timeout_s=2 * p["timeout_s"] + 60))
-        install, after = data[-2], data[-1]
-        if after.get("version") != p["version"]:
-            raise StepError(f"{change.via}: the installer exited {install['exit_code']} but msdtc.exe is "
-                            f"{after.get('version')}, not {p['version']}")
-        result: dict[str, Any] = {"version": after["version"], "exit_code": install["exit_code"],
-                                  "reboot_required": install["reboot_required"]}
-        # The exports' results come first in data, followed by those of the uninstall, install and get.
-        exports = zip(DTC_KEYS, change.backups, data, strict=False)
+        after = data[-1]
+        if after["installed"] != (change.after == "registered"):
+            raise StepError(f"{change.via}: MSDTC is {'registered' if after['installed'] else 'not registered'} "
+                            f"after {' and '.join(change.actions)}, not {change.after}")
+        result: dict[str, Any] = {"registered": after["installed"], "version": after["version"]}
+        if "create" in change.actions:
+            result["exit_code"], result["reboot_required"] = data[-2]["exit_code"], data[-2]["reboot_required"]
         backups = [{"node": change.via, "kind": "registry", "path": key, "file": dest, "bytes": d.get("bytes", 0)}
-                   for key, dest, d in exports if d.get("exported")]
+                   for key, dest, d in zip(DTC_KEYS, change.backups, data, strict=False) if d.get("exported")]
         if backups:
             result["backups"] = backups
         return result
+
+    def settled(self, change: Change, session: Session) -> dict[str, Any] | None:
+        """In effect when the registration is as wanted; then the keys' exports must be on the node too."""
+        if change.actions == ["delete", "create"]:  # a reinstall ends where it started: nothing to tell by
+            return super().settled(change, session)
+        ops = [AgentOp("dtc.get")] + [AgentOp("path.get", {"path": dest}) for dest in change.backups]
+        data = results_or_raise(change.via, session.call(change.via, ops))
+        if data[0]["installed"] != (change.after == "registered"):
+            return None
+        missing = [dest for dest, found in zip(change.backups, data[1:], strict=True) if not found["exists"]]
+        if missing:
+            raise StepError(f"{change.via}: MSDTC is {change.after}, but the export {missing[0]} is not there")
+        result: dict[str, Any] = {"registered": data[0]["installed"], "version": data[0]["version"]}
+        if change.backups:
+            result["backups"] = [{"node": change.via, "kind": "registry", "path": key, "file": dest,
+                                  "bytes": found["size"]}
+                                 for key, dest, found in zip(DTC_KEYS, change.backups, data[1:], strict=True)]
+        return result
+
+
+def _check_installer(facts: dict[str, Any], node: str, installer: str) -> None:
+    """Preflight: an installer the plan relies on exists on the node, before anything is changed."""
+    if not installer:
+        return
+    found = facts["paths"].get(installer) or {}
+    if not found.get("exists"):
+        why = (found.get("error") or {}).get("message") or "it does not exist"
+        raise PlanError(f"the installer {installer} cannot be used on {node}: {why}")

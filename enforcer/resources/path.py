@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import PATHS, Arg, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
+from .base import PATHS, Arg, PlanContext, PlanError, Resource, Session, StepError, path_backup, results_or_raise
 
 
 class Path(Resource):
@@ -79,9 +79,5 @@ class Path(Resource):
     def _result(change: Change, backup_bytes: int) -> dict[str, Any]:
         result: dict[str, Any] = {"exists": False}
         if change.backups:
-            path = change.params["path"]
-            parent = path.rstrip("\\").rpartition("\\")[0]
-            result["backup"] = {"node": change.via, "kind": "path", "path": path, "file": change.backups[0],
-                                "restore_to": parent + "\\" if parent.endswith(":") else parent,
-                                "bytes": backup_bytes}
+            result["backup"] = path_backup(change.via, change.params["path"], change.backups[0], backup_bytes)
         return result

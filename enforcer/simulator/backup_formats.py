@@ -21,10 +21,23 @@ def _long_path(path: str) -> str:
     return _LONG_HIVES.get(hive, hive) + ("\\" + rest if rest else "")
 
 
+_HEX_TYPES = {"REG_EXPAND_SZ": "2", "REG_MULTI_SZ": "7", "REG_QWORD": "b"}  # reg.exe's hex(N): prefixes
+
+
 def _reg_value(value: dict) -> str:
-    if value["type"] == "REG_DWORD":
-        return f"dword:{int(value['data']):08x}"
-    text = str(value["data"]).replace("\\", "\\\\").replace('"', '\\"')
+    """A value as `reg export` writes it: strings quoted, DWORDs as dword:, the rest as hex(N): bytes."""
+    kind, data = value["type"], value["data"]
+    if kind == "REG_DWORD":
+        return f"dword:{int(data):08x}"
+    if kind in _HEX_TYPES:
+        if kind == "REG_QWORD":
+            raw = int(data).to_bytes(8, "little")
+        elif kind == "REG_MULTI_SZ":
+            raw = "".join(f"{item}\0" for item in data).encode("utf-16-le") + b"\0\0"
+        else:
+            raw = (str(data) + "\0").encode("utf-16-le")
+        return f"hex({_HEX_TYPES[kind]}):" + ",".join(f"{b:02x}" for b in raw)
+    text = str(data).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 
 
@@ -54,9 +67,23 @@ def import_reg(data: bytes, registry: Registry) -> list[str]:
             name = name.strip('"')
             if raw.startswith("dword:"):
                 registry.set_value(current, name, int(raw[6:], 16), "REG_DWORD")
+            elif raw.startswith("hex("):
+                registry.set_value(current, name, *_hex_value(raw))
             else:
                 registry.set_value(current, name, raw[1:-1].replace('\\"', '"').replace("\\\\", "\\"))
     return written
+
+
+def _hex_value(raw: str) -> tuple[object, str]:
+    code, _, digits = raw[4:].partition("):")
+    kind = {v: k for k, v in _HEX_TYPES.items()}.get(code)
+    if kind is None:
+        raise ValueError(f"unsupported value type hex({code})")
+    data = bytes(int(b, 16) for b in digits.split(",") if b)
+    if kind == "REG_QWORD":
+        return int.from_bytes(data, "little"), kind
+    text = data.decode("utf-16-le")
+    return (text.rstrip("\0").split("\0") if kind == "REG_MULTI_SZ" else text.rstrip("\0")), kind
 
 
 def archive(fs: FileSystem, path: str) -> bytes:

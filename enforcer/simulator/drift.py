@@ -56,7 +56,7 @@ def apply_drift(clusters: list[Cluster], change: dict[str, Any]) -> dict[str, An
             elif action == "service.set":
                 cluster.set_service_status(node, node.service(change["name"]), change["status"])
             elif action == "dtc.set":
-                cluster.set_dtc_version(node, change.get("version"))
+                cluster.set_dtc_registered(node, bool(change["registered"]))
             else:
                 node.paused = action == "node.pause"
         return {"ok": True, "node": node.name, "state": node.state}

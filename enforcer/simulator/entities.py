@@ -49,6 +49,9 @@ class Service:
     start_type: str = "Automatic"
     start_s: float = 2.0
     stop_s: float = 1.0
+    # Its key under HKLM\SYSTEM\CurrentControlSet\Services was deleted by hand while Windows ran: the SCM
+    # keeps the service without its configuration until a reboot (windows-facts §1.6; the cautious case).
+    key_deleted: bool = False
 
 
 @dataclass
@@ -57,7 +60,7 @@ class Node:
     registry: Registry = field(default_factory=Registry)
     fs: FileSystem = field(default_factory=FileSystem)
     services: dict[str, Service] = field(default_factory=dict)
-    dtc_version: str | None = None
+    dtc_registered: bool = True  # msdtc -install registered the MSDTC service and its COM classes
     events: list[dict[str, Any]] = field(default_factory=list)
     db_epoch: int = 0
     paused: bool = False

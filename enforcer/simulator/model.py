@@ -29,28 +29,36 @@ from .faults import FaultBook
 from .journal import Journal
 from .stores import FileSystem
 
-DTC_KEYS = ("HKLM\\Software\\Microsoft\\MSDTC", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC")
 DTC_LOG_DIR = "MSDTCLog"
 DTC_LOG_FILE = "MSDTC.LOG"
 DTC_RESOURCE_TYPE = "Distributed Transaction Coordinator"
+MSDTC_FILE_VERSION = "2001.12.10941.16384"  # msdtc.exe on every WS2016-2025 build, whatever its patches
 MSDTC_ERROR = 3221229574
 EVENT_1561 = ("The cluster service has determined that this node does not have the latest copy of cluster "
               "configuration data. Therefore, the cluster service has prevented itself from starting on this node.")
 CLUSTERING_SOURCE = "Microsoft-Windows-FailoverClustering"
 EVENT_7024_MSDTC = (f"The MSDTC service terminated with service-specific error {MSDTC_ERROR} "
                     f"(0x{MSDTC_ERROR:08X}).")
+# What MSDTC writes beside 7024 (source MSDTC), by cause: a log it cannot read (KB Q223397), or none at all.
+MSDTC_EVENTS = {
+    "damaged": [(53313, "The XA Transaction Manager attempted to load the XA resource manager DLL, and the DTC log "
+                        "could not be read: the log is corrupt or was written by another DTC."),
+                (4195, "The XA Transaction Manager could not be initialized. MS DTC will not start.")],
+    "missing": [(4163, "MS DTC log file not found. After ensuring that all Resource Managers coordinated by MS DTC "
+                       "have no indoubt transactions, please run msdtc -resetlog to create the log file.")],
+}
+DTC_LOG_BYTES = b"MSDTC\x00log\x00\x01"  # the model's stand-in for a binary DTC log that MSDTC can read
 
 
 class Cluster:
-    def __init__(self, name: str, nodes: list[Node], *, shared_drive: str, dtc_required_version: str,
-                 clock: Clock, journal: Journal, faults: FaultBook, witness: Witness | None = None,
+    def __init__(self, name: str, nodes: list[Node], *, shared_drive: str, clock: Clock, journal: Journal,
+                 faults: FaultBook, witness: Witness | None = None,
                  durations: dict[str, float] | None = None) -> None:
         self.name = name
         self.nodes = nodes
         self.groups: dict[str, Group] = {}
         self.shared_drive = shared_drive.upper().rstrip("\\")
         self.shared_fs = FileSystem()
-        self.dtc_required_version = dtc_required_version
         self.epoch = 1
         self.witness = witness
         self.lock = threading.RLock()
@@ -58,7 +66,7 @@ class Cluster:
         self.journal = journal
         self.faults = faults
         self.durations = {"group_online": 2.0, "group_offline": 1.0, "dtc_install": 20.0,
-                          "dtc_uninstall": 10.0, **(durations or {})}
+                          "dtc_uninstall": 10.0, "dtc_reset_log": 2.0, **(durations or {})}
 
     # -- lookups -----------------------------------------------------------
     def node(self, name: str) -> Node:
@@ -96,9 +104,10 @@ class Cluster:
         self.journal.change(self.name, None, f"group:{grp.name}", grp.state, state)
         grp.state = state
 
-    def set_dtc_version(self, node: Node, version: str | None) -> None:
-        self.journal.change(self.name, node.name, "dtc", node.dtc_version, version)
-        node.dtc_version = version
+    def set_dtc_registered(self, node: Node, registered: bool) -> None:
+        self.journal.change(self.name, node.name, "dtc", "registered" if node.dtc_registered else "unregistered",
+                            "registered" if registered else "unregistered")
+        node.dtc_registered = registered
 
     def bump_epoch(self) -> None:
         """A configuration or membership change, replicated to the nodes that are Up and a disk witness."""
@@ -109,44 +118,50 @@ class Cluster:
         if running and self.witness and self.witness.keeps_database:
             self.witness.epoch = self.epoch
 
-    # -- KB causality ------------------------------------------------------
-    def dtc_problem(self, node: Node) -> str | None:
-        """Why MSDTC cannot start on `node`, or None when it can."""
-        if node.dtc_version is None:
-            return "MSDTC is not installed"
-        if node.dtc_version != self.dtc_required_version:
-            return (f"installed MSDTC {node.dtc_version} is not the cluster-compatible "
-                    f"{self.dtc_required_version}")
-        for key_path in DTC_KEYS:
-            key = node.registry.get(key_path)
-            if key is None:
-                return f"registry key {key_path} is missing"
-            written_by = key.values.get("Version", {}).get("data")
-            if written_by != node.dtc_version:
-                return f"registry key {key_path} is a stale leftover of MSDTC {written_by}"
-        log = self.shared_fs.get(f"{self.shared_drive}\\{DTC_LOG_DIR}\\{DTC_LOG_FILE}")
-        log_dir = self.shared_fs.get(f"{self.shared_drive}\\{DTC_LOG_DIR}")
-        if log_dir is not None:
-            written_by = _log_version(log.data) if log else None
-            if written_by != node.dtc_version:
-                return f"{self.shared_drive}\\{DTC_LOG_DIR} is a stale log of MSDTC {written_by}"
+    # -- MSDTC ---------------------------------------------------------------
+    @property
+    def dtc_log_path(self) -> str:
+        return f"{self.shared_drive}\\{DTC_LOG_DIR}\\{DTC_LOG_FILE}"
+
+    def dtc_problem(self, node: Node) -> tuple[str, str] | None:
+        """Why MSDTC cannot start on `node` (cause, what is wrong), or None when it can.
+
+        The symptom arises as it does on a modern node: MSDTC's registration is gone, its service was
+        deleted by hand, or the DTC log on the shared disk is missing or unreadable. Not from a version:
+        msdtc.exe's is the same on every node (windows-facts §1.4).
+        """
+        service = node.services.get("msdtc")
+        if not node.dtc_registered or service is None:
+            return "unregistered", "MSDTC is not registered on this node (msdtc -install registers it)"
+        if service.key_deleted:
+            return "key_deleted", ("the MSDTC service's registry key was deleted while Windows ran: the Service "
+                                   "Control Manager keeps the service without its configuration until a reboot")
+        log = self.shared_fs.get(self.dtc_log_path)
+        if log is None:
+            return "missing", f"the DTC log {self.dtc_log_path} does not exist"
+        if log.data != DTC_LOG_BYTES:
+            return "damaged", f"the DTC log {self.dtc_log_path} cannot be read"
         return None
 
-    def ensure_dtc_log(self, node: Node) -> None:
-        """A healthy MSDTC creates its log on the shared disk when there is none."""
-        path = f"{self.shared_drive}\\{DTC_LOG_DIR}"
-        if self.shared_fs.get(path) is None:
-            self.shared_fs.write(f"{path}\\{DTC_LOG_FILE}", f"MSDTC log; version={node.dtc_version}\r\n".encode())
-            self.journal.change(self.name, None, f"path:{path}", "absent", "present")
-
     def msdtc_fails(self, node: Node) -> str | None:
-        """Check MSDTC's start on `node`; log event 7024 as SCM does when it cannot start."""
+        """Check MSDTC's start on `node`; log what Windows logs when it cannot start (7024, and MSDTC's own)."""
         problem = self.dtc_problem(node)
-        if problem:
-            node.log_event(7024, "Service Control Manager", EVENT_7024_MSDTC)
-        else:
-            self.ensure_dtc_log(node)
-        return problem
+        if problem is None:
+            return None
+        cause, why = problem
+        node.log_event(7024, "Service Control Manager", EVENT_7024_MSDTC)
+        for event_id, message in MSDTC_EVENTS.get(cause, []):
+            node.log_event(event_id, "MSDTC", message)
+        return why
+
+    def reset_dtc_log(self) -> None:
+        """msdtc -resetlog: a new, empty log where the DTC keeps it (the owner of the shared disk)."""
+        log = self.shared_fs.get(self.dtc_log_path)
+        self.shared_fs.write(self.dtc_log_path, DTC_LOG_BYTES)
+        if log is None:
+            self.journal.change(self.name, None, f"path:{self.shared_drive}\\{DTC_LOG_DIR}", "absent", "present")
+        before = "absent" if log is None else "readable" if log.data == DTC_LOG_BYTES else "unreadable"
+        self.journal.change(self.name, None, "dtc_log", before, "reset")
 
     # -- services ----------------------------------------------------------
     def change_service(self, node: Node, name: str, target: str, timeout_s: float,
@@ -158,6 +173,9 @@ class Cluster:
             before = svc.status
             if before == target:
                 return before
+            if verb == "start" and svc.key_deleted:
+                raise SimError("failed", f"Service '{svc.display_name} ({svc.name})' cannot be started: its "
+                                         f"registry key was deleted while Windows ran; restart Windows.")
             duration = svc.start_s if verb == "start" else svc.stop_s
         fault = self.faults.take(node.name, f"service:{svc.name}:{verb}", ("fail", "slow"))
         extra = fault.ms / 1000 / max(self.clock.scale, 1e-9) if fault and fault.kind == "slow" else 0.0
@@ -391,19 +409,13 @@ class Cluster:
             return {
                 "name": self.name, "epoch": self.epoch,
                 "witness": vars(self.witness).copy() if self.witness else None,
-                "shared_drive": self.shared_drive, "dtc_required_version": self.dtc_required_version,
+                "shared_drive": self.shared_drive,
                 "disk_owner": self.disk_owner(), "shared_fs": self.shared_fs.snapshot(),
                 "groups": [{"name": g.name, "owner": g.owner, "state": g.state,
                             "resources": [vars(r).copy() for r in g.resources]} for g in self.groups.values()],
                 "nodes": [{"name": n.name, "state": n.state, "db_epoch": n.db_epoch, "paused": n.paused,
-                           "dtc_version": n.dtc_version,
+                           "dtc_registered": n.dtc_registered,
                            "services": {s.name: s.status for s in n.services.values()},
                            "registry": n.registry.snapshot(), "fs": n.fs.snapshot(),
                            "events": list(n.events)} for n in self.nodes],
             }
-
-
-def _log_version(data: bytes) -> str | None:
-    text = data.decode("utf-8", "replace")
-    _, sep, rest = text.partition("version=")
-    return rest.split()[0] if sep and rest.split() else None

@@ -19,7 +19,7 @@ import yaml
 from .entities import WITNESS_TYPES, Clock, Group, Node, Resource, Service, Witness
 from .faults import FaultBook
 from .journal import Journal
-from .model import Cluster
+from .model import DTC_LOG_BYTES, Cluster
 
 
 class ScenarioError(ValueError):
@@ -76,8 +76,7 @@ def build_cluster(scenario: dict[str, Any], index: int, node_count: int, clock: 
                             f"{node_count}-node cluster")
     nodes = [_build_node(f"{name}-{letter}", _merge(scenario.get("node", {}), overrides.get(letter) or {}))
              for letter in letters]
-    cluster = Cluster(name, nodes, shared_drive=spec.get("shared_drive", "Q:"),
-                      dtc_required_version=str(spec["dtc_required_version"]), clock=clock, journal=journal,
+    cluster = Cluster(name, nodes, shared_drive=spec.get("shared_drive", "Q:"), clock=clock, journal=journal,
                       faults=faults, witness=_witness(spec.get("witness"), name))
     for node in nodes:
         node.db_epoch = cluster.epoch
@@ -108,7 +107,7 @@ def _witness(spec: dict[str, Any] | None, cluster: str) -> Witness | None:
 
 
 def _build_node(name: str, spec: dict[str, Any]) -> Node:
-    node = Node(name, dtc_version=spec.get("dtc_version"), paused=bool(spec.get("paused", False)))
+    node = Node(name, dtc_registered=bool(spec.get("dtc_registered", True)), paused=bool(spec.get("paused", False)))
     for svc_name, s in spec.get("services", {}).items():
         node.services[svc_name.lower()] = Service(
             svc_name, s.get("display_name", svc_name), s.get("status", "Stopped"), s.get("start_type", "Automatic"),
@@ -131,9 +130,14 @@ def _build_node(name: str, spec: dict[str, Any]) -> Node:
 
 
 def _file_bytes(content: Any) -> bytes:
-    """A file's content: text, an installer manifest, or a generated log of a given size."""
+    """A file's content: text, an installer manifest, a DTC log (`{dtc_log: readable}`, or `damaged`: one MSDTC
+    cannot read), or a generated log of a given size."""
     if isinstance(content, str):
         return content.encode("utf-8")
+    if "dtc_log" in content:
+        if content["dtc_log"] not in ("readable", "damaged"):
+            raise ScenarioError(f"dtc_log must be readable or damaged, not {content['dtc_log']!r}")
+        return DTC_LOG_BYTES if content["dtc_log"] == "readable" else b"MSDTC\x00log\x00\xde\xad"
     if "installer" in content:
         return json.dumps(content["installer"]).encode("utf-8")
     size = int(content["generated_bytes"])

@@ -11,7 +11,7 @@ from enforcer.model import StepResult
 from enforcer.report import run_json
 from repair_cases import REPAIR, TASK_OPS, check_stopped_at
 
-KEYS_TASK = "Delete the stale MSDTC registry keys (KB step 2)"
+UNREGISTER_TASK = "Unregister MSDTC with msdtc -uninstall, its keys exported first (KB step 2)"
 
 
 @pytest.mark.parametrize("task,op", TASK_OPS, ids=[op for _, op in TASK_OPS])
@@ -21,19 +21,16 @@ def test_a_failing_task_stops_the_run_and_earlier_changes_are_reported(in_proces
 
 
 def test_in_a_wave_a_node_stops_at_its_own_failure_while_the_others_carry_on(in_process_sim):
-    """A task's per-node changes are one wave: CLU1-A's first key fails, so its second is not reached,
-    while CLU1-B deletes both; the cluster then stops before the next task."""
-    cluster = in_process_sim("kb252641-broken", "node=CLU1-A,on=registry.remove,kind=fail,count=1")
+    """A task's per-node changes are one wave: CLU1-A's unregister fails while CLU1-B's goes through; the
+    cluster then stops before the next task."""
+    cluster = in_process_sim("kb252641-broken", "node=CLU1-A,on=dtc.uninstall,kind=fail,count=1")
     run = cluster.apply(REPAIR).clusters[0]
-    keys = [(s.change.node, s.status, s.message) for s in run.steps if s.change.task == KEYS_TASK]
-    assert [k[:2] for k in keys] == [("CLU1-A", "failed"), ("CLU1-A", "skipped"),
-                                     ("CLU1-B", "changed"), ("CLU1-B", "changed")]
-    assert keys[1][2] == "not reached"
-    assert [op for op, outcome in cluster.ops("CLU1-B") if op == "registry.remove" and outcome == "ok"] == \
-        ["registry.remove"] * 2
-    later = run.steps[[s.change.task for s in run.steps].index(KEYS_TASK) + 4:]
+    steps = [(s.change.node, s.status, s.message) for s in run.steps if s.change.task == UNREGISTER_TASK]
+    assert [k[:2] for k in steps] == [("CLU1-A", "failed"), ("CLU1-B", "changed")]
+    assert [op for op, outcome in cluster.ops("CLU1-B") if op == "dtc.uninstall"] == ["dtc.uninstall"]
+    later = run.steps[[s.change.task for s in run.steps].index(UNREGISTER_TASK) + 2:]
     assert later and all((s.status, s.message) == ("skipped", "not reached") for s in later)
-    assert run.error == f"task '{KEYS_TASK}' failed: {keys[0][2]}"
+    assert run.error == f"task '{UNREGISTER_TASK}' failed: {steps[0][2]}"
 
 
 def test_a_failing_cluster_stops_alone_while_the_others_finish(in_process_sim):

@@ -1,47 +1,78 @@
 # enforcer agent, MSDTC and SQL Server ops: dtc.get, dtc.install,
-# dtc.uninstall, sql.get.
+# dtc.uninstall, dtc.reset_log, sql.get.
 
+# MSDTC is part of Windows: msdtc.exe is on every node, with the same file
+# version on every WS2016-2025 build (2001.12.10941.16384), so the version
+# says nothing of a node's health; what varies is whether the service is
+# registered (msdtc -install).
 $script:EnforcerOps['dtc.get'] = {
     param($a)
     $exe = Join-Path $env:SystemRoot 'System32\msdtc.exe'
-    # msdtc.exe -uninstall leaves the binary behind; only with its service
-    # registered is MSDTC installed, and only then does its version count.
-    $installed = (Test-Path -LiteralPath $exe -PathType Leaf) -and $null -ne (Get-ServiceOrNull 'MSDTC')
     $version = $null
-    if ($installed) {
-        # The numeric fields, not the FileVersion string: that string can
-        # carry a build tag and is not always updated by patches.
+    if (Test-Path -LiteralPath $exe -PathType Leaf) {
+        # The numeric fields, not the FileVersion string, which carries a build tag.
         $info = (Get-Item -LiteralPath $exe).VersionInfo
         $version = '{0}.{1}.{2}.{3}' -f $info.FileMajorPart, $info.FileMinorPart, $info.FileBuildPart, $info.FilePrivatePart
     }
-    [ordered]@{ installed = $installed; version = $version; path = $exe }
+    [ordered]@{ installed = ($null -ne $version -and $null -ne (Get-ServiceOrNull 'MSDTC')); version = $version; path = $exe }
 }
 
+# msdtc.exe -install registers the service again and keeps the settings in
+# HKLM\Software\Microsoft\MSDTC; a site's own installer, where one exists,
+# runs instead. Either way the answer says whether MSDTC is registered after.
 $script:EnforcerOps['dtc.install'] = {
     param($a)
-    $installer = Get-Arg $a 'installer' -Required -As string
+    $installer = Get-Arg $a 'installer' -As string
     $arguments = Get-Arg $a 'arguments' @() -As strings
     $accepted = Get-Arg $a 'accepted_exit_codes' @(0, 3010) -As integers
     $timeout = Get-Arg $a 'timeout_s' 600 -As number
-    Assert-PathReachable $installer
-    if (-not (Test-Path -LiteralPath $installer -PathType Leaf)) { throw (New-OpError 'not_found' "no such installer: $installer") }
-    $before = (& $script:EnforcerOps['dtc.get'] @{})['version']
-    $exitCode = Invoke-Process -FilePath (Resolve-FullPath $installer) -ArgumentList $arguments -TimeoutSeconds $timeout
-    if ($accepted -notcontains $exitCode) {
-        throw (New-OpError 'failed' "installer exited with code $exitCode (accepted: $($accepted -join ', '))")
+    $before = (& $script:EnforcerOps['dtc.get'] @{})['installed']
+    if ($installer) {
+        Assert-PathReachable $installer
+        if (-not (Test-Path -LiteralPath $installer -PathType Leaf)) { throw (New-OpError 'not_found' "no such installer: $installer") }
+        $exitCode = Invoke-Process -FilePath (Resolve-FullPath $installer) -ArgumentList $arguments -TimeoutSeconds $timeout
+    } else {
+        $exe = (& $script:EnforcerOps['dtc.get'] @{})['path']
+        $exitCode = Invoke-Process -FilePath $exe -ArgumentList @('-install') -TimeoutSeconds $timeout
     }
-    $after = (& $script:EnforcerOps['dtc.get'] @{})['version']
-    [ordered]@{ exit_code = $exitCode; reboot_required = ($exitCode -eq 3010); version_before = $before; version = $after }
+    if ($accepted -notcontains $exitCode) {
+        throw (New-OpError 'failed' "the install exited with code $exitCode (accepted: $($accepted -join ', '))")
+    }
+    $after = (& $script:EnforcerOps['dtc.get'] @{})['installed']
+    [ordered]@{ exit_code = $exitCode; reboot_required = ($exitCode -eq 3010); registered_before = $before; registered = $after }
 }
 
 $script:EnforcerOps['dtc.uninstall'] = {
     param($a)
     $timeout = Get-Arg $a 'timeout_s' 300 -As number
     $dtc = & $script:EnforcerOps['dtc.get'] @{}
-    if (-not (Test-Path -LiteralPath $dtc['path'] -PathType Leaf)) { throw (New-OpError 'not_found' "no msdtc.exe at $($dtc['path'])") }
+    if ($null -eq $dtc['version']) { throw (New-OpError 'not_found' "no msdtc.exe at $($dtc['path'])") }
     $exitCode = Invoke-Process -FilePath $dtc['path'] -ArgumentList @('-uninstall') -TimeoutSeconds $timeout
     if ($exitCode -ne 0) { throw (New-OpError 'failed' "msdtc.exe -uninstall exited with code $exitCode") }
-    [ordered]@{ exit_code = $exitCode; version_before = $dtc['version'] }
+    [ordered]@{ exit_code = $exitCode; registered_before = $dtc['installed'] }
+}
+
+# A new log loses the outcome of in-doubt transactions, which is why a DTC log
+# is reset rather than restored from a copy. A clustered DTC's log is reset
+# through the MsDtc module on the node that owns its disk.
+$script:EnforcerOps['dtc.reset_log'] = {
+    param($a)
+    $dtcName = Get-Arg $a 'dtc_name' -As string
+    $timeout = Get-Arg $a 'timeout_s' 120 -As number
+    if ($dtcName) {
+        try {
+            Reset-DtcLog -DtcName $dtcName -Confirm:$false
+        } catch {
+            throw (New-OpError 'failed' "Reset-DtcLog -DtcName $dtcName failed: $(Get-ErrorMessage $_)")
+        }
+        $log = (Get-DtcLog -DtcName $dtcName).Path
+    } else {
+        $exe = (& $script:EnforcerOps['dtc.get'] @{})['path']
+        $exitCode = Invoke-Process -FilePath $exe -ArgumentList @('-resetlog') -TimeoutSeconds $timeout
+        if ($exitCode -ne 0) { throw (New-OpError 'failed' "msdtc.exe -resetlog exited with code $exitCode") }
+        $log = (Get-DtcLog).Path
+    }
+    [ordered]@{ dtc_name = $dtcName; log = "$log" }
 }
 
 $script:EnforcerOps['sql.get'] = {

@@ -1,58 +1,107 @@
-"""The MSDTC and SQL Server ops: dtc.get, dtc.install, dtc.uninstall, sql.get."""
+"""The MSDTC and SQL Server ops: dtc.get, dtc.install, dtc.uninstall, dtc.reset_log, sql.get."""
 
 from __future__ import annotations
 
 import json
 
-from ..entities import SimError
-from ..model import DTC_KEYS
+from ..entities import Service, SimError
+from ..model import DTC_LOG_BYTES, DTC_RESOURCE_TYPE, MSDTC_FILE_VERSION
 from .common import Handler, OpContext, _arg, _fs_for, _timeout
 
+MSDTC_EXE = "C:\\Windows\\System32\\msdtc.exe"
+LOCAL_DTC_LOG = "C:\\Windows\\System32\\Msdtc\\MSDTC.LOG"
+DTC_SERVICE_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC"
+# What msdtc -install writes where there is nothing yet (windows-facts §1.5): its service registration, defaults.
+DTC_DEFAULTS: dict[str, dict[str, tuple[str, object]]] = {
+    DTC_SERVICE_KEY: {"ImagePath": ("REG_EXPAND_SZ", "%SystemRoot%\\System32\\msdtc.exe"),
+                      "ObjectName": ("REG_SZ", "NT AUTHORITY\\NetworkService"), "Start": ("REG_DWORD", 3),
+                      "Type": ("REG_DWORD", 16)},
+    "HKLM\\Software\\Microsoft\\MSDTC": {"AllowOnlySecureRpcCalls": ("REG_DWORD", 1),
+                                        "FallbackToUnsecureRPCIfNecessary": ("REG_DWORD", 0),
+                                        "TurnOffRpcSecurity": ("REG_DWORD", 0)},
+}
 SQL_INSTANCES_KEY = "HKLM\\SOFTWARE\\Microsoft\\Microsoft SQL Server\\Instance Names\\SQL"
 
 
 def dtc_get(ctx: OpContext, args: dict) -> dict:
-    version = ctx.node.dtc_version
-    return {"installed": version is not None, "version": version, "path": "C:\\Windows\\System32\\msdtc.exe"}
+    """msdtc.exe's file version is the same on every node (windows-facts §1.4): only the registration varies."""
+    return {"installed": ctx.node.dtc_registered and "msdtc" in ctx.node.services, "version": MSDTC_FILE_VERSION,
+            "path": MSDTC_EXE}
 
 
 def dtc_install(ctx: OpContext, args: dict) -> dict:
-    installer = _arg(args, "installer")
+    """`msdtc -install` (MSDTC is part of Windows), or an installer where a site has one: either registers
+    the service again; settings already in HKLM\\Software\\Microsoft\\MSDTC are kept (windows-facts §1.4)."""
+    installer = _arg(args, "installer", "string", None)
     _arg(args, "arguments", "strings", [])
     accepted = _arg(args, "accepted_exit_codes", "integers", [0, 3010])
+    timeout = _timeout(args, 600)
+    exit_code = _installer_exit_code(ctx, installer) if installer else 0
+    ctx.cluster.clock.sleep(min(ctx.cluster.durations["dtc_install"], timeout))
+    if exit_code not in accepted:
+        raise SimError("failed", f"{installer} exited with code {exit_code}, not one of {accepted}.")
+    with ctx.cluster.lock:
+        service = ctx.node.services.get("msdtc")
+        if service is not None and service.key_deleted:
+            raise SimError("failed", "msdtc.exe -install exited with code 1072: the MSDTC service is marked for "
+                                     "deletion (its registry key was deleted by hand); restart Windows first.")
+        before = ctx.node.dtc_registered and service is not None
+        if service is None:
+            ctx.node.services["msdtc"] = Service("MSDTC", "Distributed Transaction Coordinator", "Stopped", "Manual",
+                                                 3.0, 2.0)
+        for key, values in DTC_DEFAULTS.items():
+            if ctx.node.registry.get(key) is None:
+                for name, (kind, data) in values.items():
+                    ctx.node.registry.set_value(key, name, data, kind)
+                ctx.journal_change(f"registry:{key}", "absent", "present")
+        ctx.cluster.set_dtc_registered(ctx.node, True)
+    return {"exit_code": exit_code, "reboot_required": exit_code == 3010, "registered_before": before,
+            "registered": True}
+
+
+def _installer_exit_code(ctx: OpContext, installer: str) -> int:
     with ctx.cluster.lock:
         entry = _fs_for(ctx, installer).get(installer)
         if entry is None or entry.is_dir:
             raise SimError("not_found", f"This command cannot be run due to the error: The system cannot find "
                                         f"the file specified ({installer}).")
         try:
-            manifest = json.loads(entry.data)
-            version, exit_code = str(manifest["version"]), int(manifest.get("exit_code", 0))
-        except (ValueError, KeyError, TypeError) as exc:
+            return int(json.loads(entry.data).get("exit_code", 0))
+        except (ValueError, TypeError, AttributeError) as exc:
             raise SimError("failed", f"{installer} is not a valid Win32 application.") from exc
-    ctx.cluster.clock.sleep(min(ctx.cluster.durations["dtc_install"], _timeout(args, 600)))
-    if exit_code not in accepted:
-        raise SimError("failed", f"{installer} exited with code {exit_code}, not one of {accepted}.")
-    with ctx.cluster.lock:
-        before = ctx.node.dtc_version
-        ctx.cluster.set_dtc_version(ctx.node, version)
-        for key in DTC_KEYS:  # an installer configures only what is not there: leftovers stay stale
-            if ctx.node.registry.get(key) is None:
-                ctx.node.registry.set_value(key, "Version", version)
-                ctx.journal_change(f"registry:{key}", "absent", "present")
-    return {"exit_code": exit_code, "reboot_required": exit_code == 3010, "version_before": before,
-            "version": version}
 
 
 def dtc_uninstall(ctx: OpContext, args: dict) -> dict:
+    """`msdtc -uninstall`: the service is stopped and deleted (the SCM removes its key); the settings under
+    HKLM\\Software\\Microsoft\\MSDTC stay behind (windows-facts §1.4)."""
     ctx.cluster.clock.sleep(min(ctx.cluster.durations["dtc_uninstall"], _timeout(args, 300)))
     with ctx.cluster.lock:
-        before = ctx.node.dtc_version
-        ctx.cluster.set_dtc_version(ctx.node, None)
-        for key in DTC_KEYS:
-            if ctx.node.registry.remove(key):
-                ctx.journal_change(f"registry:{key}", "present", "absent")
-    return {"exit_code": 0, "version_before": before}
+        before = ctx.node.dtc_registered and "msdtc" in ctx.node.services
+        service = ctx.node.services.pop("msdtc", None)
+        if service is not None and service.status != "Stopped":
+            ctx.journal_change("service:MSDTC", service.status, "Stopped")
+        if ctx.node.registry.remove(DTC_SERVICE_KEY):
+            ctx.journal_change(f"registry:{DTC_SERVICE_KEY}", "present", "absent")
+        ctx.cluster.set_dtc_registered(ctx.node, False)
+    return {"exit_code": 0, "registered_before": before}
+
+
+def dtc_reset_log(ctx: OpContext, args: dict) -> dict:
+    """`Reset-DtcLog -DtcName NAME` for a clustered DTC (its log on the shared disk, reached through the disk's
+    owner), `msdtc -resetlog` for the local one. A new log loses the outcome of in-doubt transactions."""
+    dtc_name = _arg(args, "dtc_name", "string", None)
+    ctx.cluster.clock.sleep(min(ctx.cluster.durations["dtc_reset_log"], _timeout(args, 120)))
+    if dtc_name is None:
+        with ctx.cluster.lock:
+            ctx.node.fs.write(LOCAL_DTC_LOG, DTC_LOG_BYTES)
+        return {"dtc_name": None, "log": LOCAL_DTC_LOG}
+    with ctx.cluster.lock:
+        if not any(r.name.lower() == dtc_name.lower() and r.type == DTC_RESOURCE_TYPE
+                   for g in ctx.cluster.groups.values() for r in g.resources):
+            raise SimError("not_found", f"no Distributed Transaction Coordinator resource named {dtc_name}")
+        _fs_for(ctx, ctx.cluster.dtc_log_path)  # the disk answers only through its owner
+        ctx.cluster.reset_dtc_log()
+    return {"dtc_name": dtc_name, "log": ctx.cluster.dtc_log_path}
 
 
 WID_SERVICE = "MSSQL$MICROSOFT##WID"
@@ -90,5 +139,6 @@ OPS: dict[str, Handler] = {
     "dtc.get": dtc_get,
     "dtc.install": dtc_install,
     "dtc.uninstall": dtc_uninstall,
+    "dtc.reset_log": dtc_reset_log,
     "sql.get": sql_get,
 }

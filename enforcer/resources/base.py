@@ -112,6 +112,13 @@ class State:
     def up_nodes(self) -> list[str]:
         return [n for n in self.node_names if self.node_states.get(n) == "Up"]
 
+    def reader_of(self, path: str) -> str:
+        """The node that can read a shared-disk path: the disk's owner (every other node answers `exists: null`)."""
+        readers = [n for n in self.node_names if self.nodes[n]["paths"][path].get("exists") is not None]
+        if not readers:
+            raise PlanError(f"no node of {self.cluster} can read {path}: is its disk online?")
+        return readers[0]
+
     def via_for_group(self, group: str | None = None) -> str:
         """Cluster commands go through the group's owner when it is Up, else the first Up node."""
         owner = self.groups.get(group, {}).get("owner") if group else None

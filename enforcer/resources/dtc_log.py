@@ -13,7 +13,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import PATHS, Arg, PlanContext, PlanError, Resource, Session, path_backup, results_or_raise
+from .base import PATHS, Arg, PlanContext, Resource, Session, path_backup, results_or_raise
 
 
 class DtcLog(Resource):
@@ -36,10 +36,7 @@ class DtcLog(Resource):
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
         """Through the node that can read the log's folder: the owner of its disk."""
         log = args["log"]
-        readers = [n for n in ctx.state.node_names if ctx.state.nodes[n]["paths"][log].get("exists") is not None]
-        if not readers:
-            raise PlanError(f"no node of {ctx.cluster} can read {log}: is the disk of the DTC's log online?")
-        via = readers[0]
+        via = ctx.state.reader_of(log)
         found = ctx.state.nodes[via]["paths"][log]
         backups = [ctx.backup_path(via, "path", log, ".zip")] if found["exists"] else []
         return [ctx.change(None, via, ["update"], "as found" if found["exists"] else "absent", "new",

@@ -33,10 +33,7 @@ class Path(Resource):
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
         path = args["path"]
         if args["location"] == "shared_disk":
-            readers = [n for n in ctx.state.node_names if ctx.state.nodes[n]["paths"][path].get("exists") is not None]
-            if not readers:
-                raise PlanError(f"no node of {ctx.cluster} can read {path}: is the shared disk online?")
-            node = via = readers[0]
+            node = via = ctx.state.reader_of(path)
         else:
             assert node is not None, "a node-scoped path is planned once per node"
             via = node

@@ -24,7 +24,7 @@ from .transport.base import AgentOp
 from .transport.pool import Connections
 
 # MSDTCLog on a disk (a clustered DTC's log folder), or the local DTC's log under System32\Msdtc.
-_DTC_LOG = re.compile(r"(^|\\)(msdtclog|system32\\msdtc)(\\|$)", re.IGNORECASE)
+_DTC_LOG = re.compile(r"(^|\\)(msdtclog|system32\\msdtc|msdtc\\[0-9a-f-]{36})(\\|$)", re.IGNORECASE)
 
 
 @dataclass
@@ -54,7 +54,7 @@ def restore(backups: list[dict[str, Any]], connections: Connections) -> list[Res
     """Restore in reverse order of deletion, each through the node that holds its backup."""
     results = []
     for backup in reversed(backups):
-        if backup["kind"] == "path" and is_dtc_log(backup["path"]):
+        if backup["kind"] == "dtc_log" or backup["kind"] == "path" and is_dtc_log(backup["path"]):
             results.append(Restored(backup, False, f"a DTC log is never restored from a backup: it records the "
                                                    f"outcome of transactions, and a stale copy would make DTC decide "
                                                    f"in-doubt ones wrongly (Microsoft: Restoring Damaged DTC Log "

@@ -51,9 +51,11 @@ def _registry_value_differs(facts: Mapping, paths: list[str], name: str, expecte
     return any((registry.get(p) or {}).get("exists") and _registry_value(facts, p, name) != expected for p in paths)
 
 
-def _event_logged(facts: Mapping, event_id: int, text: str = "") -> bool:
-    """True when the node's gathered events hold event `event_id` whose message contains `text`."""
-    return any(e.get("id") == event_id and text in (e.get("message") or "") for e in facts.get("events") or [])
+def _event_logged(facts: Mapping, event_id: int, text: str | list[str] = "") -> bool:
+    """True when the node's gathered events hold event `event_id` whose message contains `text` (or one of them)."""
+    texts = [text] if isinstance(text, str) else list(text)
+    return any(e.get("id") == event_id and any(t in (e.get("message") or "") for t in texts)
+               for e in facts.get("events") or [])
 
 
 def _to_bool(value: Any) -> bool:

@@ -110,7 +110,7 @@ def test_json_run_and_saved_reports(live, capsys):
     assert main(["apply", REPAIR, "-i", inventory, "--yes", "--format", "json"]) == 0
     run = json.loads(capsys.readouterr().out)
     assert run["recap"]["CLU1-A"]["failed"] == 0 and run["recap"]["CLU1-B"]["changed"] >= 3
-    assert any(b["kind"] == "path" for b in run["clusters"][0]["backups"])
+    assert any(b["kind"] == "dtc_log" for b in run["clusters"][0]["backups"])
     folder = tmp_path / "state" / "runs" / run["run_id"]
     assert {p.name for p in folder.iterdir()} == {"plan.json", "plan.md", "run.json", "run.md"}
 

@@ -115,10 +115,14 @@ def test_restore_puts_back_every_key_and_folder_the_repair_deleted(env, monkeypa
     with simulate("kb252641-broken", auth="basic-http", time_scale=0.005) as sim:
         monkeypatch.setenv(PASSWORD_ENV, sim.password)
         inventory = _inventory(sim, env)
+        for node in ("CLU1-A", "CLU1-B"):  # a value msdtc -install does not write again: only a restore brings it back
+            sim.drift({"action": "registry.set", "node": node, "path": r"HKLM\SYSTEM\CurrentControlSet\Services\MSDTC",
+                       "name": "DelayedAutostart", "data": 1, "type": "REG_DWORD"})
         before = sim.state()["clusters"][0]
         assert main(["apply", REPAIR, "-i", inventory, "--yes", "--format", "json"]) == 0
         run = json.loads(capsys.readouterr().out)
-        assert [b for c in run["clusters"] for b in c["backups"] if b["kind"] == "registry"], "keys were exported"
+        service_key = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC"
+        assert "DelayedAutostart" not in sim.state()["clusters"][0]["nodes"][0]["registry"][service_key]
 
         # A DTC log is never put back (Microsoft: Restoring Damaged DTC Log Files); its backup stays.
         assert main(["restore", run["run_id"], "--only", "Q:\\MSDTCLog", "--yes"]) == 1
@@ -138,6 +142,7 @@ def test_restore_puts_back_every_key_and_folder_the_repair_deleted(env, monkeypa
 @pytest.mark.parametrize("path, dtc_log", [
     ("Q:\\MSDTCLog", True), ("q:\\msdtclog\\", True), ("R:\\Roles\\DTC1\\MSDTCLog", True),
     ("C:\\Windows\\System32\\Msdtc", True), ("C:\\Windows\\System32\\MsDtc\\MSDTC.LOG", True),
+    ("G:\\MSDTC\\3f2504e0-4f89-11d3-9a0c-0305e82c3301", True),
     ("Q:\\MSDTCLogs-old", False), ("C:\\Windows\\Logs\\CBS", False), ("Q:\\Data\\msdtc.txt", False),
 ])
 def test_a_dtc_log_is_told_by_its_path(path, dtc_log):

@@ -59,17 +59,16 @@ def test_enforce_corrects_drift_introduced_between_runs(start, tmp_path):
     sim, inventory = start("healthy")
     scheduler = _scheduler(inventory, "enforce", tmp_path)
     scheduler.run_round()
-    drift = json.dumps({"action": "service.set", "node": "CLU1-B", "name": "MSDTC", "status": "Stopped"}).encode()
+    drift = json.dumps({"action": "group.set", "cluster": "CLU1", "name": "MSDTC", "state": "Offline"}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{sim.control.port}/drift", data=drift, method="POST")
     assert urllib.request.urlopen(request, timeout=10).status == 200
     scheduler.run_round()
     rows = _rows(tmp_path)
     assert [(r["mode"], r["outcome"], r["changes_applied"]) for r in rows] == [("enforce", "ok", 0),
                                                                              ("enforce", "changed", 1)]
-    assert sim.cluster("CLU1").node("CLU1-B").service("MSDTC").status == "Running"
+    assert sim.cluster("CLU1").group("MSDTC").state == "Online"
     steps = History(tmp_path / "state" / "history.db").steps(rows[1]["id"])
-    assert [(s["type"], s["node"], s["before"], s["after"], s["outcome"]) for s in steps] == [
-        ("service", "CLU1-B", "Stopped", "Running", "changed")]
+    assert [(s["type"], s["outcome"]) for s in steps] == [("cluster_group", "changed")]
 
 
 def test_a_paused_node_makes_the_run_skip_with_its_reason(start, tmp_path):

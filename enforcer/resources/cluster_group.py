@@ -28,6 +28,11 @@ class ClusterGroup(Resource):
         if wanted == "absent":
             if group is None:
                 return f"group {name} is absent"
+            disks = [r["name"] for r in group.get("resources", []) if r.get("type") == "Physical Disk"]
+            if disks:  # Remove-ClusterGroup -RemoveResources would take the disk out of the cluster with it
+                raise PlanError(f"group {name} holds the disk {disks[0]}: removing the group would delete its "
+                                f"Physical Disk resource (and whatever is on it) from the cluster; move the disk out "
+                                f"of the group first, or remove only the resources that must go")
             via = state.via_for_group(name)
             del state.groups[name]
             return [ctx.change(None, via, ["delete"], _view(group), "absent",

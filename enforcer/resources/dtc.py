@@ -41,14 +41,14 @@ class Dtc(Resource):
         assert node is not None, "a node-scoped resource is planned once per node"
         facts = ctx.state.nodes[node]
         registered, wanted = bool(facts["dtc"]["installed"]), args["state"]
-        if wanted != "absent":
-            _check_installer(facts, node, args["installer"])
         params = {k: args[k] for k in ("installer", "arguments", "accepted_exit_codes", "timeout_s")}
         version = facts["dtc"].get("version")
         if wanted == "present" and registered:
             return f"MSDTC is registered (msdtc.exe {version})"
         if wanted == "absent" and not registered:
             return "MSDTC is not registered"
+        if wanted != "absent":
+            _check_installer(facts, node, args["installer"])
         facts["dtc"] = {**facts["dtc"], "installed": wanted != "absent"}
         service = facts["services"].get("MSDTC")
         if service is not None:  # msdtc -uninstall deletes the service; msdtc -install leaves it Stopped

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import PATHS, Arg, PlanContext, Resource, Session, path_backup, results_or_raise
+from .base import PATHS, Arg, PlanContext, PlanError, Resource, Session, path_backup, results_or_raise
 
 
 class DtcLog(Resource):
@@ -36,6 +36,10 @@ class DtcLog(Resource):
     def plan(self, ctx: PlanContext, args: dict[str, Any], node: str | None) -> list[Change] | str:
         """Through the node that can read the log's folder: the owner of its disk."""
         log = args["log"]
+        names = {r["name"].lower() for g in ctx.state.groups.values() for r in g.get("resources", [])
+                 if r["type"] == "Distributed Transaction Coordinator"}
+        if args["dtc"].lower() not in names:
+            raise PlanError(f"{ctx.cluster} has no Distributed Transaction Coordinator resource named {args['dtc']!r}")
         via = ctx.state.reader_of(log)
         found = ctx.state.nodes[via]["paths"][log]
         backups = [ctx.backup_path(via, "path", log, ".zip")] if found["exists"] else []
@@ -51,5 +55,6 @@ class DtcLog(Resource):
         data = results_or_raise(change.via, session.call(change.via, ops, timeout_s=p["timeout_s"] + 60))
         result: dict[str, Any] = {"log": data[-1]["log"]}
         if change.backups and data[0].get("archived"):
-            result["backup"] = path_backup(change.via, p["log"], change.backups[0], data[0].get("bytes", 0))
+            result["backup"] = {**path_backup(change.via, p["log"], change.backups[0], data[0].get("bytes", 0)),
+                                "kind": "dtc_log"}  # kept for forensics: `enforcer restore` never puts it back
         return result

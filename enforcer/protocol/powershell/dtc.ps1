@@ -42,37 +42,52 @@ $script:EnforcerOps['dtc.install'] = {
     [ordered]@{ exit_code = $exitCode; reboot_required = ($exitCode -eq 3010); registered_before = $before; registered = $after }
 }
 
+# msdtc -uninstall has the SCM delete the service, which only marks a service
+# still running: it is stopped first, and a service still listed afterwards is
+# reported, as only a reboot would finish the removal.
 $script:EnforcerOps['dtc.uninstall'] = {
     param($a)
     $timeout = Get-Arg $a 'timeout_s' 300 -As number
     $dtc = & $script:EnforcerOps['dtc.get'] @{}
     if ($null -eq $dtc['version']) { throw (New-OpError 'not_found' "no msdtc.exe at $($dtc['path'])") }
+    $service = Get-ServiceOrNull 'MSDTC'
+    if ($service -and $service.Status.ToString() -ne 'Stopped') { Stop-ServiceAndWait $service (Get-Deadline $timeout) }
     $exitCode = Invoke-Process -FilePath $dtc['path'] -ArgumentList @('-uninstall') -TimeoutSeconds $timeout
     if ($exitCode -ne 0) { throw (New-OpError 'failed' "msdtc.exe -uninstall exited with code $exitCode") }
+    if (Get-CimInstance -ClassName Win32_Service -Filter "Name='MSDTC'") {
+        throw (New-OpError 'failed' 'msdtc.exe -uninstall left the MSDTC service marked for deletion: restart Windows to finish it')
+    }
     [ordered]@{ exit_code = $exitCode; registered_before = $dtc['installed'] }
 }
 
 # A new log loses the outcome of in-doubt transactions, which is why a DTC log
-# is reset rather than restored from a copy. A clustered DTC's log is reset
-# through the MsDtc module on the node that owns its disk.
+# is reset rather than restored from a copy. Reset-DtcLog restarts the DTC
+# instance; its log's path is read first, so a failure after the reset cannot
+# hide that it happened. Without a name, the local DTC's log.
 $script:EnforcerOps['dtc.reset_log'] = {
     param($a)
     $dtcName = Get-Arg $a 'dtc_name' -As string
     $timeout = Get-Arg $a 'timeout_s' 120 -As number
-    if ($dtcName) {
-        try {
-            Reset-DtcLog -DtcName $dtcName -Confirm:$false
-        } catch {
-            throw (New-OpError 'failed' "Reset-DtcLog -DtcName $dtcName failed: $(Get-ErrorMessage $_)")
-        }
-        $log = (Get-DtcLog -DtcName $dtcName).Path
-    } else {
-        $exe = (& $script:EnforcerOps['dtc.get'] @{})['path']
-        $exitCode = Invoke-Process -FilePath $exe -ArgumentList @('-resetlog') -TimeoutSeconds $timeout
-        if ($exitCode -ne 0) { throw (New-OpError 'failed' "msdtc.exe -resetlog exited with code $exitCode") }
-        $log = (Get-DtcLog).Path
+    $target = @{}
+    if ($dtcName) { $target['DtcName'] = $dtcName }
+    try {
+        $log = "$((Get-DtcLog @target).Path)"
+    } catch {
+        throw (New-OpError 'not_found' "no DTC instance $dtcName on this node: $(Get-ErrorMessage $_)")
     }
-    [ordered]@{ dtc_name = $dtcName; log = "$log" }
+    $job = Start-Job -ScriptBlock { param($t) Reset-DtcLog @t -Confirm:$false } -ArgumentList $target
+    if (-not (Wait-Job -Job $job -Timeout ([int][Math]::Ceiling($timeout)))) {
+        Stop-Job -Job $job
+        throw (New-OpError 'timeout' "Reset-DtcLog did not finish within $timeout s")
+    }
+    try {
+        $null = Receive-Job -Job $job -ErrorAction Stop
+    } catch {
+        throw (New-OpError 'failed' "Reset-DtcLog failed: $(Get-ErrorMessage $_)")
+    } finally {
+        Remove-Job -Job $job -Force
+    }
+    [ordered]@{ dtc_name = $dtcName; log = $log }
 }
 
 $script:EnforcerOps['sql.get'] = {

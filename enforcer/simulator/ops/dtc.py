@@ -77,6 +77,9 @@ def dtc_uninstall(ctx: OpContext, args: dict) -> dict:
     ctx.cluster.clock.sleep(min(ctx.cluster.durations["dtc_uninstall"], _timeout(args, 300)))
     with ctx.cluster.lock:
         before = ctx.node.dtc_registered and "msdtc" in ctx.node.services
+        if "msdtc" in ctx.node.services and ctx.node.services["msdtc"].key_deleted:
+            raise SimError("failed", "msdtc.exe -uninstall left the MSDTC service marked for deletion: restart "
+                                     "Windows to finish it")
         service = ctx.node.services.pop("msdtc", None)
         if service is not None and service.status != "Stopped":
             ctx.journal_change("service:MSDTC", service.status, "Stopped")

@@ -434,10 +434,11 @@ Notes
 - KB apply: the critical path sums the model's durations (ClusSvc stop 5 s / start 8 s, MSDTC start 3 s, msdtc
   -uninstall 10 s, -install 20 s, a DTC log reset 2 s, group online 2 s, offline 1 s, a move 3 s) of the ops the
   journal shows, ops overlapping in time counted once, times the time scale. The target is judged at time scale 1
-  (the model's durations are Windows' own); at the simulator's default 0.05 the same fixed overhead (process start,
-  the round trips of every step's call) is weighed against durations 20x shorter. The round trips on the chain are
-  counted by running the same apply with no injected latency: (wall at 20 ms - wall at 0 ms) / 20 ms. enforcer makes
-  one agent call per change (Command, Send, Receive, and the previous call's Signal: 4 requests), by design.
+  (the model's durations stand for Windows' own, as the model's guess); at the simulator's default 0.05 the same
+  fixed overhead (process start, the round trips of every step's call) is weighed against durations 20x shorter. The
+  round trips on the chain are counted by running the same apply with no injected latency: (wall at 20 ms - wall at
+  0 ms) / 20 ms. enforcer makes one agent call per change (Command, Send, Receive, and the previous call's Signal: 4
+  requests), by design.
 - Fleet: enforcer runs as its own process (peak RSS from wait4); 'sim N%' is the simulator processes' CPU over
   the run's wall time (100% = one core busy: the simulator would be the bottleneck). The simulators are kept on
   the last core{f' (CPU {min(SIMULATOR_CPUS)})' if SIMULATOR_CPUS else ''}; enforcer may use every core.

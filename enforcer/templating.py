@@ -58,6 +58,15 @@ def _event_logged(facts: Mapping, event_id: int, text: str | list[str] = "") -> 
                for e in facts.get("events") or [])
 
 
+def _resources_of_type(groups: Mapping, kind: str) -> list[dict[str, Any]]:
+    """Every cluster resource of type `kind`, with its group: `cluster.groups | resources_of_type('...')`.
+
+    Roles are found by what they hold, not by name: a DTC role is named after its client access point.
+    """
+    return [{"group": name, "name": r.get("name"), "type": r.get("type"), "state": r.get("state")}
+            for name, group in groups.items() for r in group.get("resources") or [] if r.get("type") == kind]
+
+
 def _to_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("yes", "true", "1", "on", "y")
@@ -68,7 +77,7 @@ def _environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.globals["lookup"] = _lookup
     env.filters.update({"dict2items": _dict2items, "bool": _to_bool, "to_json": json.dumps,
-                        "registry_value": _registry_value})
+                        "registry_value": _registry_value, "resources_of_type": _resources_of_type})
     env.tests["registry_value_differs"] = _registry_value_differs
     env.tests["event_logged"] = _event_logged
     return env

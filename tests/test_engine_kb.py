@@ -146,7 +146,7 @@ def test_audit_names_the_drift_and_changes_nothing(cli_sim, capsys):
     sim, inventory = cli_sim("kb252641-broken", auth="basic-http")
     assert main(["plan", AUDIT, "-i", inventory]) == 1
     out = capsys.readouterr().out
-    assert "the MSDTC group is Failed" in out
+    assert "the DTC resource of MSDTC is not Online" in out
     assert "MSDTC terminated with 3221229574 (event 7024) in the last 24 h on CLU1-A, CLU1-B" in out
     assert not changes(sim)
 

@@ -19,7 +19,6 @@ from enforcer.transport import AgentOp
 from simclient import transport
 
 DTC_KEYS = ("HKLM\\Software\\Microsoft\\MSDTC", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC")
-INSTALLER = "C:\\Install\\MSDTC\\dtcsetup.exe"
 
 
 SCENARIOS = Path(__file__).parent / "data" / "scenarios"

@@ -1,10 +1,11 @@
 """The simulated failover cluster: nodes, services, groups, and KB Q252641's causality.
 
 The rules that make wrong procedures visible live here:
-- MSDTC starts only with the cluster-compatible DTC version installed, its
-  registry keys written by that version, and no MSDTCLog left by another
-  version; otherwise SCM logs event 7024 (service-specific error 3221229574)
-  and the DTC cluster resource goes Failed.
+- MSDTC, an OS component (msdtc.exe 2001.12.10941.16384 everywhere), starts
+  only while it is registered, its service's key was not deleted by hand, and
+  its log on the shared disk exists and can be read; otherwise SCM logs event
+  7024 (service-specific error 3221229574) with MSDTC's own beside it, and the
+  DTC cluster resource goes Failed. Reset-DtcLog makes a new log.
 - Every membership or configuration change bumps the cluster-database epoch
   on the nodes that are Up, and on a disk witness while the cluster runs. A
   node that would form the cluster with a copy older than the newest one

@@ -83,6 +83,8 @@ def build_cluster(scenario: dict[str, Any], index: int, node_count: int, clock: 
     if cluster.witness:
         cluster.witness.epoch = cluster.epoch
     for group_name, g in spec.get("groups", {}).items():
+        if g is None:  # a group the scenario it extends has, removed (`NAME: null`)
+            continue
         state = g.get("state", "Online")
         failed = set(g.get("failed_resources", []))
         owner = nodes[g.get("owner", 0)].name

@@ -76,3 +76,16 @@ def test_a_lost_answer_is_settled_by_re_reading(in_process_sim, tmp_path, case):
         _check_applied(cluster, playbook, case["change"], run.clusters[0].steps)
     ran = {op: [outcome for name, outcome in cluster.ops(case["node"]) if name == op] for op in case["ran"]}
     assert ran == case["ran"]
+
+
+def test_the_kb_repair_finds_the_dtc_role_by_what_it_holds_not_by_name(in_process_sim):
+    """A real DTC role is named after its client access point: a healthy one is left alone, a broken one repaired."""
+    repair = str(Path(__file__).resolve().parents[2] / "playbooks" / "msdtc_cluster_repair.yml")
+    healthy = in_process_sim("healthy-role-named-by-cap")
+    assert not healthy.plan(repair).changes, "no second DTC role is created beside one named otherwise"
+    broken = in_process_sim("kb252641-role-named-by-cap")
+    run = broken.apply(repair)
+    assert not run.failed, run.clusters[0].error
+    groups = {g["name"]: g["state"] for g in broken.sim.cluster("CLU1").snapshot()["groups"]}
+    assert groups == {"Cluster Group": "Online", "CLU1DTC": "Online"}
+    assert not broken.plan(repair).changes

@@ -80,7 +80,7 @@ def test_every_verbosity_shows_more_and_never_the_password(live, capsys):
     assert main(["apply", REPAIR, "-i", inventory, "--yes", "-vvv"]) == 1
     captured = capsys.readouterr()
     text = captured.out + captured.err
-    assert "enforcer.ops: CLU1-A: path.archive, dtc.reset_log" in text  # -vv
+    assert "enforcer.ops: CLU1-A: dtc.reset_log" in text  # -vv
     assert "enforcer.wire: CLU1-A POST http://" in text  # -vvv
     saved = "".join(p.read_bytes().decode("utf-8", "replace") for p in (tmp_path / "state").rglob("*") if p.is_file())
     import base64

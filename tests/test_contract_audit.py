@@ -76,7 +76,7 @@ EVERY_OP = [
     ("CLU1-A", "dtc.get", {}),
     ("CLU1-A", "dtc.uninstall", {}),
     ("CLU1-A", "dtc.install", {}),
-    ("CLU1-A", "dtc.reset_log", {"dtc_name": "MSDTC"}),
+    ("CLU1-A", "dtc.reset_log", {"dtc_name": "MSDTC", "backup_to": "C:\\backup\\dtclog.zip"}),
     ("CLU1-B", "dtc.reset_log", {}),
     ("CLU1-A", "service.start", {"name": "MSDTC"}),
     ("CLU1-A", "sql.get", {}),

@@ -62,11 +62,13 @@ $script:EnforcerOps['dtc.uninstall'] = {
 
 # A new log loses the outcome of in-doubt transactions, which is why a DTC log
 # is reset rather than restored from a copy. Reset-DtcLog restarts the DTC
-# instance; its log's path is read first, so a failure after the reset cannot
-# hide that it happened. Without a name, the local DTC's log.
+# instance; its log's folder is read first (Get-DtcLog), archived there when
+# asked, so what is kept is the log the instance really used. Without a name,
+# the local DTC's log.
 $script:EnforcerOps['dtc.reset_log'] = {
     param($a)
     $dtcName = Get-Arg $a 'dtc_name' -As string
+    $backupTo = Get-Arg $a 'backup_to' -As string
     $timeout = Get-Arg $a 'timeout_s' 120 -As number
     $target = @{}
     if ($dtcName) { $target['DtcName'] = $dtcName }
@@ -75,6 +77,8 @@ $script:EnforcerOps['dtc.reset_log'] = {
     } catch {
         throw (New-OpError 'not_found' "no DTC instance $dtcName on this node: $(Get-ErrorMessage $_)")
     }
+    $archive = [ordered]@{ archived = $false; bytes = 0 }
+    if ($backupTo) { $archive = & $script:EnforcerOps['path.archive'] @{ path = $log; dest = $backupTo } }
     $job = Start-Job -ScriptBlock { param($t) Reset-DtcLog @t -Confirm:$false } -ArgumentList $target
     if (-not (Wait-Job -Job $job -Timeout ([int][Math]::Ceiling($timeout)))) {
         Stop-Job -Job $job
@@ -87,7 +91,7 @@ $script:EnforcerOps['dtc.reset_log'] = {
     } finally {
         Remove-Job -Job $job -Force
     }
-    [ordered]@{ dtc_name = $dtcName; log = $log }
+    [ordered]@{ dtc_name = $dtcName; log = $log; archived = $archive['archived']; bytes = $archive['bytes'] }
 }
 
 $script:EnforcerOps['sql.get'] = {

@@ -7,6 +7,7 @@ import json
 from ..entities import Service, SimError
 from ..model import DTC_LOG_BYTES, DTC_RESOURCE_TYPE, MSDTC_FILE_VERSION
 from .common import Handler, OpContext, _arg, _fs_for, _timeout
+from .path import path_archive
 
 MSDTC_EXE = "C:\\Windows\\System32\\msdtc.exe"
 LOCAL_DTC_LOG = "C:\\Windows\\System32\\Msdtc\\MSDTC.LOG"
@@ -91,20 +92,25 @@ def dtc_uninstall(ctx: OpContext, args: dict) -> dict:
 
 def dtc_reset_log(ctx: OpContext, args: dict) -> dict:
     """`Reset-DtcLog -DtcName NAME` for a clustered DTC (its log on the shared disk, reached through the disk's
-    owner), `msdtc -resetlog` for the local one. A new log loses the outcome of in-doubt transactions."""
+    owner), the local one's without a name; the old log's folder archived to `backup_to` first. A new log loses
+    the outcome of in-doubt transactions."""
     dtc_name = _arg(args, "dtc_name", "string", None)
+    backup_to = _arg(args, "backup_to", "string", None)
     ctx.cluster.clock.sleep(min(ctx.cluster.durations["dtc_reset_log"], _timeout(args, 120)))
-    if dtc_name is None:
-        with ctx.cluster.lock:
-            ctx.node.fs.write(LOCAL_DTC_LOG, DTC_LOG_BYTES)
-        return {"dtc_name": None, "log": LOCAL_DTC_LOG}
     with ctx.cluster.lock:
-        if not any(r.name.lower() == dtc_name.lower() and r.type == DTC_RESOURCE_TYPE
-                   for g in ctx.cluster.groups.values() for r in g.resources):
-            raise SimError("not_found", f"no Distributed Transaction Coordinator resource named {dtc_name}")
-        _fs_for(ctx, ctx.cluster.dtc_log_path)  # the disk answers only through its owner
-        ctx.cluster.reset_dtc_log()
-    return {"dtc_name": dtc_name, "log": ctx.cluster.dtc_log_path}
+        if dtc_name is not None and not any(r.name.lower() == dtc_name.lower() and r.type == DTC_RESOURCE_TYPE
+                                            for g in ctx.cluster.groups.values() for r in g.resources):
+            raise SimError("not_found", f"no DTC instance {dtc_name} on this node")
+        log = LOCAL_DTC_LOG if dtc_name is None else ctx.cluster.dtc_log_path
+        folder = log.rpartition("\\")[0]
+        fs = _fs_for(ctx, folder)  # a clustered DTC's disk answers only through its owner
+        archived = path_archive(ctx, {"path": folder, "dest": backup_to}) if backup_to else {"archived": False,
+                                                                                              "bytes": 0}
+        if dtc_name is None:
+            fs.write(log, DTC_LOG_BYTES)
+        else:
+            ctx.cluster.reset_dtc_log()
+    return {"dtc_name": dtc_name, "log": folder, "archived": archived["archived"], "bytes": archived["bytes"]}
 
 
 WID_SERVICE = "MSSQL$MICROSOFT##WID"

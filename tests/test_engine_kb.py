@@ -128,6 +128,12 @@ def test_a_paused_node_makes_the_repair_plan_nothing_and_say_why(cli_sim, capsys
     assert not changes(sim)
 
 
+def test_two_healthy_dtc_roles_are_left_alone(cli_sim, capsys):
+    sim, inventory = cli_sim("two-dtc-roles")
+    assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode"]) == 0
+    assert main(["plan", AUDIT, "-i", inventory]) == 0
+
+
 def test_sql_installed_goes_ahead_when_the_operator_allows_it(cli_sim, capsys):
     sim, inventory = cli_sim("sql-installed", auth="basic-http")
     assert main(["plan", REPAIR, "-i", inventory, "-e", "allow_sql_server=true", "--detailed-exitcode"]) == 2

@@ -52,7 +52,7 @@ def test_a_counted_fault_is_consumed_and_wildcards_match_any_node():
 
 def test_scenarios_extend_each_other():
     assert available_scenarios() == ["healthy", "kb252641-broken", "kb252641-no-witness", "paused-node",
-                                     "sql-installed"]
+                                     "sql-installed", "two-dtc-roles"]
     assert scenarios.load("kb252641-no-witness")["cluster"]["witness"] is None  # a null overrides, as in YAML
     sql = scenarios.load("sql-installed")
     assert sql["node"]["services"]["MSDTC"]["status"] == "Stopped"  # from kb252641-broken

@@ -89,3 +89,16 @@ def test_the_kb_repair_finds_the_dtc_role_by_what_it_holds_not_by_name(in_proces
     groups = {g["name"]: g["state"] for g in broken.sim.cluster("CLU1").snapshot()["groups"]}
     assert groups == {"Cluster Group": "Online", "CLU1DTC": "Online"}
     assert not broken.plan(repair).changes
+
+
+def test_with_two_dtc_roles_a_healthy_cluster_is_left_alone_and_a_broken_one_fully_repaired(in_process_sim):
+    """The repair takes the first Failed role through the KB's steps; the log reset and the ordered restart bring
+    the other role back too, so one run leaves both Online and the next plans nothing."""
+    repair = str(Path(__file__).resolve().parents[2] / "playbooks" / "msdtc_cluster_repair.yml")
+    assert not in_process_sim("two-dtc-roles").plan(repair).changes
+    broken = in_process_sim("kb252641-two-dtc-roles")
+    run = broken.apply(repair)
+    assert not run.failed, run.clusters[0].error
+    groups = {g["name"]: g["state"] for g in broken.sim.cluster("CLU1").snapshot()["groups"]}
+    assert groups == {"Cluster Group": "Online", "MSDTC": "Online", "SQLDTC": "Online"}
+    assert not broken.plan(repair).changes

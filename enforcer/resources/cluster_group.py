@@ -41,7 +41,7 @@ class ClusterGroup(Resource):
         if args["owner"] and args["owner"] not in state.node_names:
             raise PlanError(f"owner {args['owner']!r} is not a node of {ctx.cluster}")
         if group is None:
-            _check_network_name(args["network_name"] or f"MSDTC-{ctx.cluster}")
+            _check_network_name(args["network_name"] or f"MSDTC-{ctx.cluster}", state.groups)
         via = state.via_for_group(name)
         desired = {k: args[k] for k in ("name", "state", "owner", "network_name", "ip_address", "timeout_s")}
         desired["owner_node"] = state.cluster_name_of(args["owner"]) if args["owner"] else ""
@@ -120,9 +120,13 @@ def _view(group: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def _check_network_name(name: str) -> None:
-    """Preflight: the Network Name publishes a NetBIOS computer name, 15 characters at most (KB 909264);
-    a longer one would be created and then never come online."""
+def _check_network_name(name: str, groups: dict[str, dict[str, Any]]) -> None:
+    """Preflight: the Network Name publishes a NetBIOS computer name, 15 characters at most (KB 909264), and one
+    the cluster does not use already; either would be created and then never come online."""
     if len(name) > 15:
         raise PlanError(f"network name {name!r} is {len(name)} characters long; a Network Name is a NetBIOS "
                         f"computer name of 15 characters at most: choose a shorter network_name")
+    taken = next((g for g, group in groups.items() for r in group.get("resources", [])
+                  if r.get("type") == "Network Name" and r.get("name", "").lower() == name.lower()), None)
+    if taken:
+        raise PlanError(f"network name {name!r} is already the Network Name of group {taken}: choose another")

@@ -198,3 +198,20 @@ def test_one_node_of_a_scenario_can_differ_by_its_letter():
     assert [n.state for n in cluster.nodes] == ["Up", "Paused"]
     with pytest.raises(ScenarioError, match="C is not a node letter of a 2-node cluster"):
         scenarios.build_cluster({**scenario, "nodes": {"C": {"paused": True}}}, 1, 2, Clock(0), Journal(), FaultBook())
+
+
+def test_reg_files_keep_every_value_type_and_reg_exe_s_wrapped_lines():
+    """What `reg export` writes: hex(N): for the types it cannot quote, lines cut with a backslash before 80."""
+    reg = Registry()
+    values = {"S": ("REG_SZ", 'a "quoted" \\ path'), "D": ("REG_DWORD", 7), "Q": ("REG_QWORD", 2**40),
+              "E": ("REG_EXPAND_SZ", "%SystemRoot%\\System32\\msdtc.exe"), "M": ("REG_MULTI_SZ", ["a", "b"]),
+              "M0": ("REG_MULTI_SZ", []), "B": ("REG_BINARY", "00ff" * 40), "N": ("REG_NONE", "")}
+    for name, (kind, data) in values.items():
+        reg.set_value("HKLM\\Software\\Probe", name, data, kind)
+    data = backup_formats.export_reg(reg.subtree("HKLM\\Software\\Probe"))
+    lines = data.decode("utf-16").splitlines()
+    assert max(len(line) for line in lines) < 80 and any(line.endswith("\\") for line in lines)
+    assert '"E"=hex(2):25,00,53,00' in data.decode("utf-16")
+    again = Registry()
+    backup_formats.import_reg(data, again)
+    assert again.snapshot() == reg.snapshot()

@@ -50,9 +50,7 @@ def apply_drift(clusters: list[Cluster], change: dict[str, Any]) -> dict[str, An
                 if not existed:
                     cluster.journal.change(cluster.name, node.name, f"registry:{path}", "absent", "present")
             elif action == "registry.remove":
-                path = norm_key(change["path"])
-                if node.registry.remove(path):
-                    cluster.journal.change(cluster.name, node.name, f"registry:{path}", "present", "absent")
+                cluster.remove_registry_key(node, norm_key(change["path"]))
             elif action == "service.set":
                 cluster.set_service_status(node, node.service(change["name"]), change["status"])
             elif action == "dtc.set":

@@ -30,6 +30,7 @@ from .faults import FaultBook
 from .journal import Journal
 from .stores import FileSystem
 
+SERVICES_KEY = "hklm\\system\\currentcontrolset\\services\\"
 DTC_LOG_DIR = "MSDTCLog"
 DTC_LOG_FILE = "MSDTC.LOG"
 DTC_RESOURCE_TYPE = "Distributed Transaction Coordinator"
@@ -104,6 +105,19 @@ class Cluster:
     def set_group_state(self, grp: Group, state: str) -> None:
         self.journal.change(self.name, None, f"group:{grp.name}", grp.state, state)
         grp.state = state
+
+    def remove_registry_key(self, node: Node, path: str) -> bool:
+        """Delete a key by hand, as reg.exe does. A service's key deleted so leaves the Service Control Manager
+        with a service that has no configuration until Windows restarts (windows-facts §1.6): the service
+        stays, marked, and will not start."""
+        with self.lock:
+            existed = node.registry.remove(path)
+            name = path[len(SERVICES_KEY):] if path.lower().startswith(SERVICES_KEY) else ""
+            if existed and name and "\\" not in name and name.lower() in node.services:
+                node.services[name.lower()].key_deleted = True
+        if existed:
+            self.journal.change(self.name, node.name, f"registry:{path}", "present", "absent")
+        return existed
 
     def set_dtc_registered(self, node: Node, registered: bool) -> None:
         self.journal.change(self.name, node.name, "dtc", "registered" if node.dtc_registered else "unregistered",

@@ -29,21 +29,9 @@ def registry_export(ctx: OpContext, args: dict) -> dict:
     return {"path": path, "dest": dest, "exported": True, "bytes": len(data)}
 
 
-SERVICES_KEY = "hklm\\system\\currentcontrolset\\services\\"
-
-
 def registry_remove(ctx: OpContext, args: dict) -> dict:
-    """Deleting a service's key by hand leaves the Service Control Manager with a service that has no
-    configuration until Windows restarts (windows-facts §1.6): the service stays, marked, and will not start."""
     path = norm_key(_arg(args, "path"))
-    with ctx.cluster.lock:
-        existed = ctx.node.registry.remove(path)
-        name = path[len(SERVICES_KEY):] if path.lower().startswith(SERVICES_KEY) else ""
-        if existed and name and "\\" not in name and name.lower() in ctx.node.services:
-            ctx.node.services[name.lower()].key_deleted = True
-    if existed:
-        ctx.journal_change(f"registry:{path}", "present", "absent")
-    return {"path": path, "existed": existed}
+    return {"path": path, "existed": ctx.cluster.remove_registry_key(ctx.node, path)}
 
 
 REG_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ")

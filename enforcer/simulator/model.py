@@ -28,31 +28,16 @@ from typing import Any
 from .entities import Clock, Group, Node, Resource, Service, SimError, Witness
 from .faults import FaultBook
 from .journal import Journal
+from .msdtc import DTC_RESOURCE_TYPE, EVENT_7024_MSDTC, MsdtcRules
 from .stores import FileSystem
 
 SERVICES_KEY = "hklm\\system\\currentcontrolset\\services\\"
-DTC_LOG_DIR = "MSDTCLog"
-DTC_LOG_FILE = "MSDTC.LOG"
-DTC_RESOURCE_TYPE = "Distributed Transaction Coordinator"
-MSDTC_FILE_VERSION = "2001.12.10941.16384"  # msdtc.exe on every WS2016-2025 build, whatever its patches
-MSDTC_ERROR = 3221229574
 EVENT_1561 = ("The cluster service has determined that this node does not have the latest copy of cluster "
               "configuration data. Therefore, the cluster service has prevented itself from starting on this node.")
 CLUSTERING_SOURCE = "Microsoft-Windows-FailoverClustering"
-EVENT_7024_MSDTC = (f"The MSDTC service terminated with service-specific error {MSDTC_ERROR} "
-                    f"(0x{MSDTC_ERROR:08X}).")
-# What MSDTC writes beside 7024 (source MSDTC), by cause: a log it cannot read (KB Q223397), or none at all.
-MSDTC_EVENTS = {
-    "damaged": [(53313, "The XA Transaction Manager attempted to load the XA resource manager DLL, and the DTC log "
-                        "could not be read: the log is corrupt or was written by another DTC."),
-                (4195, "The XA Transaction Manager could not be initialized. MS DTC will not start.")],
-    "missing": [(4163, "MS DTC log file not found. After ensuring that all Resource Managers coordinated by MS DTC "
-                       "have no indoubt transactions, please run msdtc -resetlog to create the log file.")],
-}
-DTC_LOG_BYTES = b"MSDTC\x00log\x00\x01"  # the model's stand-in for a binary DTC log that MSDTC can read
 
 
-class Cluster:
+class Cluster(MsdtcRules):
     def __init__(self, name: str, nodes: list[Node], *, shared_drive: str, clock: Clock, journal: Journal,
                  faults: FaultBook, witness: Witness | None = None,
                  durations: dict[str, float] | None = None) -> None:
@@ -132,51 +117,6 @@ class Cluster:
             n.db_epoch = self.epoch
         if running and self.witness and self.witness.keeps_database:
             self.witness.epoch = self.epoch
-
-    # -- MSDTC ---------------------------------------------------------------
-    @property
-    def dtc_log_path(self) -> str:
-        return f"{self.shared_drive}\\{DTC_LOG_DIR}\\{DTC_LOG_FILE}"
-
-    def dtc_problem(self, node: Node) -> tuple[str, str] | None:
-        """Why MSDTC cannot start on `node` (cause, what is wrong), or None when it can.
-
-        The symptom arises as it does on a modern node: MSDTC's registration is gone, its service was
-        deleted by hand, or the DTC log on the shared disk is missing or unreadable. Not from a version:
-        msdtc.exe's is the same on every node (windows-facts §1.4).
-        """
-        service = node.services.get("msdtc")
-        if not node.dtc_registered or service is None:
-            return "unregistered", "MSDTC is not registered on this node (msdtc -install registers it)"
-        if service.key_deleted:
-            return "key_deleted", ("the MSDTC service's registry key was deleted while Windows ran: the Service "
-                                   "Control Manager keeps the service without its configuration until a reboot")
-        log = self.shared_fs.get(self.dtc_log_path)
-        if log is None:
-            return "missing", f"the DTC log {self.dtc_log_path} does not exist"
-        if log.data != DTC_LOG_BYTES:
-            return "damaged", f"the DTC log {self.dtc_log_path} cannot be read"
-        return None
-
-    def msdtc_fails(self, node: Node) -> str | None:
-        """Check MSDTC's start on `node`; log what Windows logs when it cannot start (7024, and MSDTC's own)."""
-        problem = self.dtc_problem(node)
-        if problem is None:
-            return None
-        cause, why = problem
-        node.log_event(7024, "Service Control Manager", EVENT_7024_MSDTC)
-        for event_id, message in MSDTC_EVENTS.get(cause, []):
-            node.log_event(event_id, "MSDTC", message)
-        return why
-
-    def reset_dtc_log(self) -> None:
-        """msdtc -resetlog: a new, empty log where the DTC keeps it (the owner of the shared disk)."""
-        log = self.shared_fs.get(self.dtc_log_path)
-        self.shared_fs.write(self.dtc_log_path, DTC_LOG_BYTES)
-        if log is None:
-            self.journal.change(self.name, None, f"path:{self.shared_drive}\\{DTC_LOG_DIR}", "absent", "present")
-        before = "absent" if log is None else "readable" if log.data == DTC_LOG_BYTES else "unreadable"
-        self.journal.change(self.name, None, "dtc_log", before, "reset")
 
     # -- services ----------------------------------------------------------
     def change_service(self, node: Node, name: str, target: str, timeout_s: float,

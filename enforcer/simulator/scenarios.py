@@ -19,7 +19,8 @@ import yaml
 from .entities import WITNESS_TYPES, Clock, Group, Node, Resource, Service, Witness
 from .faults import FaultBook
 from .journal import Journal
-from .model import DTC_LOG_BYTES, Cluster
+from .model import Cluster
+from .msdtc import DTC_LOG_BYTES
 
 
 class ScenarioError(ValueError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..entities import Service, SimError
-from ..model import DTC_LOG_BYTES, DTC_RESOURCE_TYPE, MSDTC_FILE_VERSION
+from ..msdtc import DTC_LOG_BYTES, DTC_RESOURCE_TYPE, MSDTC_FILE_VERSION
 from .common import Handler, OpContext, _arg, _fs_for, _timeout
 from .path import path_archive
 

@@ -1,0 +1,83 @@
+"""MSDTC on the simulated nodes: an OS component, its registration, its log, and the KB's symptom.
+
+msdtc.exe reports the same file version on every WS2016-2025 build, so nothing here turns on a version
+(windows-facts §1.4): MSDTC starts while it is registered, its service's key was not deleted by hand, and
+its log on the shared disk exists and can be read. Otherwise the Service Control Manager logs 7024 with
+3221229574 and MSDTC its own events (KB Q223397), and a DTC cluster resource goes Failed.
+"""
+
+from __future__ import annotations
+
+from .entities import Node
+from .journal import Journal
+from .stores import FileSystem
+
+DTC_LOG_DIR = "MSDTCLog"
+DTC_LOG_FILE = "MSDTC.LOG"
+DTC_RESOURCE_TYPE = "Distributed Transaction Coordinator"
+MSDTC_FILE_VERSION = "2001.12.10941.16384"  # msdtc.exe on every WS2016-2025 build, whatever its patches
+MSDTC_ERROR = 3221229574
+EVENT_7024_MSDTC = (f"The MSDTC service terminated with service-specific error {MSDTC_ERROR} "
+                    f"(0x{MSDTC_ERROR:08X}).")
+# What MSDTC writes beside 7024 (source MSDTC), by cause: a log it cannot read (KB Q223397), or none at all.
+MSDTC_EVENTS = {
+    "damaged": [(53313, "The XA Transaction Manager attempted to load the XA resource manager DLL, and the DTC log "
+                        "could not be read: the log is corrupt or was written by another DTC."),
+                (4195, "The XA Transaction Manager could not be initialized. MS DTC will not start.")],
+    "missing": [(4163, "MS DTC log file not found. After ensuring that all Resource Managers coordinated by MS DTC "
+                       "have no indoubt transactions, please run msdtc -resetlog to create the log file.")],
+}
+DTC_LOG_BYTES = b"MSDTC\x00log\x00\x01"  # the model's stand-in for a binary DTC log that MSDTC can read
+
+
+class MsdtcRules:
+    """The cluster's MSDTC rules (a part of `model.Cluster`)."""
+
+    name: str
+    shared_drive: str
+    shared_fs: FileSystem
+    journal: Journal
+
+    @property
+    def dtc_log_path(self) -> str:
+        return f"{self.shared_drive}\\{DTC_LOG_DIR}\\{DTC_LOG_FILE}"
+
+    def dtc_problem(self, node: Node) -> tuple[str, str] | None:
+        """Why MSDTC cannot start on `node` (cause, what is wrong), or None when it can.
+
+        The symptom arises as it does on a modern node: MSDTC's registration is gone, its service was
+        deleted by hand, or the DTC log on the shared disk is missing or unreadable. Not from a version:
+        msdtc.exe's is the same on every node (windows-facts §1.4).
+        """
+        service = node.services.get("msdtc")
+        if not node.dtc_registered or service is None:
+            return "unregistered", "MSDTC is not registered on this node (msdtc -install registers it)"
+        if service.key_deleted:
+            return "key_deleted", ("the MSDTC service's registry key was deleted while Windows ran: the Service "
+                                   "Control Manager keeps the service without its configuration until a reboot")
+        log = self.shared_fs.get(self.dtc_log_path)
+        if log is None:
+            return "missing", f"the DTC log {self.dtc_log_path} does not exist"
+        if log.data != DTC_LOG_BYTES:
+            return "damaged", f"the DTC log {self.dtc_log_path} cannot be read"
+        return None
+
+    def msdtc_fails(self, node: Node) -> str | None:
+        """Check MSDTC's start on `node`; log what Windows logs when it cannot start (7024, and MSDTC's own)."""
+        problem = self.dtc_problem(node)
+        if problem is None:
+            return None
+        cause, why = problem
+        node.log_event(7024, "Service Control Manager", EVENT_7024_MSDTC)
+        for event_id, message in MSDTC_EVENTS.get(cause, []):
+            node.log_event(event_id, "MSDTC", message)
+        return why
+
+    def reset_dtc_log(self) -> None:
+        """msdtc -resetlog: a new, empty log where the DTC keeps it (the owner of the shared disk)."""
+        log = self.shared_fs.get(self.dtc_log_path)
+        self.shared_fs.write(self.dtc_log_path, DTC_LOG_BYTES)
+        if log is None:
+            self.journal.change(self.name, None, f"path:{self.shared_drive}\\{DTC_LOG_DIR}", "absent", "present")
+        before = "absent" if log is None else "readable" if log.data == DTC_LOG_BYTES else "unreadable"
+        self.journal.change(self.name, None, "dtc_log", before, "reset")

@@ -88,9 +88,12 @@ class History:
                  self.redact(message) if message else None)
                 for seq, (change, status, message, duration) in enumerate(steps)])
 
-    def runs(self, cluster: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
+    def runs(self, cluster: str | None = None, since: str | None = None,
+             run_id: str | None = None) -> list[dict[str, Any]]:
         query = "SELECT * FROM runs WHERE 1=1"
         args: list[str] = []
+        if run_id:
+            query, args = query + " AND id = ?", args + [run_id]
         if cluster:
             query, args = query + " AND cluster = ?", args + [cluster]
         if since:

@@ -24,7 +24,7 @@ from .metrics import Metrics
 from .model import Change, Inventory, Plan, RunResult, StepResult
 from .runs import save_plan, save_run
 from .statedir import StateDir
-from .transport.pool import Connections, TransportFactory
+from .transport.pool import Connections
 
 
 @dataclass
@@ -43,24 +43,25 @@ class Recorder:
         return cls(state, redact, History(state.history_db, redact) if history else None,
                    Metrics(metrics_file) if metrics_file else None)
 
-    def recorded(self, run_id: str) -> None:
-        """The history holds a new row for the run: the metrics file follows it."""
-        if self.metrics and self.history:
-            for row in self.history.runs():
-                if row["id"] == run_id:
-                    self.metrics.update(row)
+    def write(self, run_id: str, entry: Callable[[History], None]) -> None:
+        """Write the run's rows into the history (unless --no-history); the metrics file follows them."""
+        if self.history is None:
+            return
+        entry(self.history)
+        if self.metrics:
+            for row in self.history.runs(run_id=run_id):
+                self.metrics.update(row)
 
 
 @contextlib.contextmanager
 def held(inventory: Inventory, clusters: list[str], run_id: str, state: StateDir, forks: int = 10, *,
-         lock: bool = True, factory: TransportFactory | None = None) -> Iterator[tuple[ClusterLocks | None,
-                                                                                    Connections]]:
+         lock: bool = True) -> Iterator[tuple[ClusterLocks | None, Connections]]:
     """The clusters' locks (taken together or not at all: ClusterLocked), then the nodes' connections.
 
     Both are released in reverse order whatever happens: shells closed, then locks.
     """
     locks = ClusterLocks(state.locks, clusters, run_id) if lock else None
-    with locks or contextlib.nullcontext(), Connections(inventory, forks, factory) as connections:
+    with locks or contextlib.nullcontext(), Connections(inventory, forks) as connections:
         yield locks, connections
 
 
@@ -94,22 +95,20 @@ class Run:
                 run.record_plan()
     """
 
-    def __init__(self, loaded: api.Loaded, mode: str, recorder: Recorder, *, lock: bool = True,
-                 factory: TransportFactory | None = None) -> None:
+    def __init__(self, loaded: api.Loaded, mode: str, recorder: Recorder, *, lock: bool = True) -> None:
         self.loaded, self.mode, self.recorder = loaded, mode, recorder
         self.run_id, self.started = api.new_run_id(), now()
-        self._lock, self._factory = lock, factory
+        self._lock = lock
         self._stack = contextlib.ExitStack()
         self.locks: ClusterLocks | None = None
         self.connections: Connections | None = None
         self.planned: Plan | None = None
-        self.result: RunResult | None = None
         self.paths: list[Path] = []
 
     def __enter__(self) -> Run:
         self.locks, self.connections = self._stack.enter_context(held(
             self.loaded.inventory, [c.name for c in self.loaded.clusters], self.run_id, self.recorder.state,
-            self.loaded.forks, lock=self._lock, factory=self._factory))
+            self.loaded.forks, lock=self._lock))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -128,24 +127,20 @@ class Run:
 
     def record_plan(self, mode: str | None = None) -> None:
         """The plan is where this run ends (a dry run, a refusal, a monitor round): into the history."""
-        assert self.planned is not None, "record_plan() follows plan()"
-        if self.recorder.history:
-            self.recorder.history.record_plan(self.run_id, self.planned, mode or self.mode, self.started)
-            self.recorder.recorded(self.run_id)
+        planned = self.planned
+        assert planned is not None, "record_plan() follows plan()"
+        self.recorder.write(self.run_id, lambda history: history.record_plan(self.run_id, planned, mode or self.mode,
+                                                                              self.started))
 
     def record_skip(self, cluster: str, reason: str) -> None:
-        if self.recorder.history:
-            self.recorder.history.record_skip(self.run_id, cluster, self.loaded.playbook.source,
-                                              self.loaded.inventory.source, self.mode, reason)
-            self.recorder.recorded(self.run_id)
+        self.recorder.write(self.run_id, lambda history: history.record_skip(
+            self.run_id, cluster, self.loaded.playbook.source, self.loaded.inventory.source, self.mode, reason))
 
     def apply(self, observer: RunObserver | None = None, stop: threading.Event | None = None) -> RunResult:
         """Carry out the plan just made, then save the run's records and history while the locks are held."""
         assert self.planned is not None and self.connections is not None, "apply() follows plan()"
-        self.result = api.apply(self.planned, self.connections, self.run_id, self.loaded.forks,
-                                _StepInFlight(self.locks, observer), stop)
-        self.paths = save_run(self.recorder.state, self.result, self.recorder.redact)
-        if self.recorder.history:
-            self.recorder.history.record_run(self.result, self.mode, self.started)
-            self.recorder.recorded(self.run_id)
-        return self.result
+        result = api.apply(self.planned, self.connections, self.run_id, self.loaded.forks,
+                           _StepInFlight(self.locks, observer), stop)
+        self.paths = save_run(self.recorder.state, result, self.recorder.redact)
+        self.recorder.write(self.run_id, lambda history: history.record_run(result, self.mode, self.started))
+        return result

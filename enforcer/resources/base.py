@@ -195,6 +195,11 @@ class Resource:
         raise StepError(f"{self.type} cannot tell whether a change whose answer was lost took effect")
 
 
+def node_state_in(answer: dict[str, Any], name: str) -> str:
+    """A node's state in a `cluster.nodes` answer; node names compare without case, as Windows compares them."""
+    return next((n["state"] for n in answer["nodes"] if n["name"].lower() == name.lower()), "unknown")
+
+
 def path_backup(node: str, path: str, archive: str, size: int) -> dict[str, Any]:
     """The run's record of a folder or file archived before it went: what `enforcer restore` expands, and where."""
     parent = path.rstrip("\\").rpartition("\\")[0]

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import Arg, PlanContext, PlanError, Resource, Session, State, StepError, results_or_raise
+from .base import Arg, PlanContext, PlanError, Resource, Session, State, StepError, node_state_in, results_or_raise
 
 VERBS = {"paused": "pause", "drained": "drain", "up": "resume"}
 
@@ -65,7 +65,7 @@ class ClusterNode(Resource):
                                                   "mode": "drain" if params["verb"] == "drain" else "pause"})
         data, nodes, groups = results_or_raise(change.via, session.call(
             change.via, [op, AgentOp("cluster.nodes"), AgentOp("cluster.groups")], timeout_s=params["timeout_s"] + 30))
-        seen = _node_state(nodes, params["name"])
+        seen = node_state_in(nodes, params["name"])
         if seen != change.after:
             raise StepError(f"{change.via}: node {params['name']} is {seen} after {params['verb']}, not {change.after}")
         states = {g["name"]: g for g in groups["groups"]}
@@ -81,16 +81,11 @@ class ClusterNode(Resource):
         """In effect when the node is in the state wanted and, for a drain, owns no role any more."""
         nodes, groups = results_or_raise(change.via, session.call(change.via, [
             AgentOp("cluster.nodes"), AgentOp("cluster.groups")]))
-        seen = _node_state(nodes, change.params["name"])
+        seen = node_state_in(nodes, change.params["name"])
         owns = [g["name"] for g in groups["groups"] if (g["owner"] or "").lower() == change.params["name"].lower()]
         if seen != change.after or (change.params["verb"] == "drain" and owns):
             return None
         return {"state": seen, "moved": []}
-
-
-def _node_state(answer: dict[str, Any], name: str) -> str:
-    """The node's state in a cluster.nodes answer (node names compare without case, as Windows does)."""
-    return next((n["state"] for n in answer["nodes"] if n["name"].lower() == name.lower()), "unknown")
 
 
 def _drain_moves(state: State, name: str, owned: list[str]) -> dict[str, str]:

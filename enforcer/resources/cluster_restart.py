@@ -17,7 +17,7 @@ from .. import ordering
 from ..errors import EnforcerError, TransportError
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import Arg, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
+from .base import Arg, PlanContext, PlanError, Resource, Session, StepError, node_state_in, results_or_raise
 
 
 class ClusterRestart(Resource):
@@ -105,8 +105,7 @@ class ClusterRestart(Resource):
         if not nodes.ok:
             return "Joining"
         data = nodes.unwrap(node)
-        local = data["local_node"].lower()
-        return next((n["state"] for n in data["nodes"] if n["name"].lower() == local), "unknown")
+        return node_state_in(data, data["local_node"])
 
     def _read(self, session: Session, node: str) -> str:
         try:

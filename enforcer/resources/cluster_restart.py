@@ -137,10 +137,7 @@ class ClusterRestart(Resource):
             if seen[node] in ("Up", "Paused"):
                 outcomes.append(f"{node} {seen[node]}")
                 continue
-            blocked = None if running or params.get("disk_witness") else (
-                f"it would start the cluster on an older configuration than {holder}'s" if holder else
-                f"{', '.join(unaccounted)} did not stop as this run saw it and may hold a newer configuration"
-                if unaccounted else None)
+            blocked = None if running or params.get("disk_witness") else _why_not_first(holder, unaccounted)
             if blocked:
                 outcomes.append(f"{node} not started ({blocked})")
                 continue
@@ -159,6 +156,15 @@ class ClusterRestart(Resource):
                             f"did not start; fix it (its System log says why), start it first, then the other "
                             f"nodes, and run again")
         return ", ".join(outcomes)
+
+
+def _why_not_first(holder: str | None, unaccounted: list[str]) -> str | None:
+    """Why a node may not be the first to start a stopped cluster, or None when nothing says it is stale."""
+    if holder:
+        return f"it would start the cluster on an older configuration than {holder}'s"
+    if unaccounted:
+        return f"{', '.join(unaccounted)} did not stop as this run saw it and may hold a newer configuration"
+    return None
 
 
 def _required_witness(ctx: PlanContext) -> dict[str, Any]:

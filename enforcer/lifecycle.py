@@ -37,9 +37,8 @@ class Recorder:
     metrics: Metrics | None = None
 
     @classmethod
-    def open(cls, redact: Callable[[str], str], history: bool = True, metrics_file: str | None = None,
-             state: StateDir | None = None) -> Recorder:
-        state = state or StateDir()
+    def open(cls, redact: Callable[[str], str], history: bool = True, metrics_file: str | None = None) -> Recorder:
+        state = StateDir()
         return cls(state, redact, History(state.history_db, redact) if history else None,
                    Metrics(metrics_file) if metrics_file else None)
 

@@ -156,23 +156,19 @@ def final_node_states(plan: ClusterPlan, connections: Connections) -> dict[str, 
     is stopped (Down), and a node that cannot be reached is unknown.
     """
     aliases = {name.lower(): node for node, name in cluster_node_names(plan.nodes, plan.facts).items()}
-    for node in plan.nodes:
+    own: dict[str, str] = {}
+    for node in plan.nodes:  # one call a node: the cluster's view, and the node's own in case it has none
         try:
-            data = connections.get(node).call([AgentOp("cluster.nodes")], timeout_s=60)[0]
+            cluster, service = connections.get(node).call(
+                [AgentOp("cluster.nodes"), AgentOp("service.get", {"name": "ClusSvc"})], timeout_s=60)
         except EnforcerError:
+            own[node] = "unknown"
             continue
-        if data.ok:
-            states = {aliases.get(n["name"].lower(), n["name"]): n["state"] for n in data.unwrap(node)["nodes"]}
+        if cluster.ok:
+            states = {aliases.get(n["name"].lower(), n["name"]): n["state"] for n in cluster.unwrap(node)["nodes"]}
             return {n: states.get(n, "unknown") for n in plan.nodes}
-    return {n: _own_state(n, connections) for n in plan.nodes}
-
-
-def _own_state(node: str, connections: Connections) -> str:
-    try:
-        status = connections.get(node).call([AgentOp("service.get", {"name": "ClusSvc"})], timeout_s=60)[0]
-    except EnforcerError:
-        return "unknown"
-    return "Down" if status.ok and status.unwrap(node)["status"] == "Stopped" else "unknown"
+        own[node] = "Down" if service.ok and service.unwrap(node)["status"] == "Stopped" else "unknown"
+    return own
 
 
 def execute(plan: Plan, run_id: str, connections: Connections, forks: int, observer: RunObserver | None = None,

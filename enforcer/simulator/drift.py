@@ -54,7 +54,7 @@ def apply_drift(clusters: list[Cluster], change: dict[str, Any]) -> dict[str, An
             elif action == "service.set":
                 cluster.set_service_status(node, node.service(change["name"]), change["status"])
             elif action == "dtc.set":
-                cluster.set_dtc_registered(node, bool(change["registered"]))
+                (cluster.register_dtc if change["registered"] else cluster.unregister_dtc)(node)
             else:
                 node.paused = action == "node.pause"
         return {"ok": True, "node": node.name, "state": node.state}

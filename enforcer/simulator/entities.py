@@ -60,7 +60,6 @@ class Node:
     registry: Registry = field(default_factory=Registry)
     fs: FileSystem = field(default_factory=FileSystem)
     services: dict[str, Service] = field(default_factory=dict)
-    dtc_registered: bool = True  # msdtc -install registered the MSDTC service and its COM classes
     events: list[dict[str, Any]] = field(default_factory=list)
     db_epoch: int = 0
     paused: bool = False

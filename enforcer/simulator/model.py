@@ -104,11 +104,6 @@ class Cluster(MsdtcRules):
             self.journal.change(self.name, node.name, f"registry:{path}", "present", "absent")
         return existed
 
-    def set_dtc_registered(self, node: Node, registered: bool) -> None:
-        self.journal.change(self.name, node.name, "dtc", "registered" if node.dtc_registered else "unregistered",
-                            "registered" if registered else "unregistered")
-        node.dtc_registered = registered
-
     def bump_epoch(self) -> None:
         """A configuration or membership change, replicated to the nodes that are Up and a disk witness."""
         self.epoch += 1
@@ -369,7 +364,7 @@ class Cluster(MsdtcRules):
                 "groups": [{"name": g.name, "owner": g.owner, "state": g.state,
                             "resources": [vars(r).copy() for r in g.resources]} for g in self.groups.values()],
                 "nodes": [{"name": n.name, "state": n.state, "db_epoch": n.db_epoch, "paused": n.paused,
-                           "dtc_registered": n.dtc_registered,
+                           "dtc_registered": "msdtc" in n.services,
                            "services": {s.name: s.status for s in n.services.values()},
                            "registry": n.registry.snapshot(), "fs": n.fs.snapshot(),
                            "events": list(n.events)} for n in self.nodes],

@@ -8,7 +8,7 @@ its log on the shared disk exists and can be read. Otherwise the Service Control
 
 from __future__ import annotations
 
-from .entities import Node
+from .entities import Node, Service, SimError
 from .journal import Journal
 from .stores import FileSystem
 
@@ -28,10 +28,21 @@ MSDTC_EVENTS = {
                        "have no indoubt transactions, please run msdtc -resetlog to create the log file.")],
 }
 DTC_LOG_BYTES = b"MSDTC\x00log\x00\x01"  # the model's stand-in for a binary DTC log that MSDTC can read
+DTC_SERVICE_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC"
+# What msdtc -install writes where there is nothing yet (windows-facts §1.5): its service registration, defaults.
+DTC_DEFAULTS: dict[str, dict[str, tuple[str, object]]] = {
+    DTC_SERVICE_KEY: {"ImagePath": ("REG_EXPAND_SZ", "%SystemRoot%\\System32\\msdtc.exe"),
+                      "ObjectName": ("REG_SZ", "NT AUTHORITY\\NetworkService"), "Start": ("REG_DWORD", 3),
+                      "Type": ("REG_DWORD", 16)},
+    "HKLM\\Software\\Microsoft\\MSDTC": {"AllowOnlySecureRpcCalls": ("REG_DWORD", 1),
+                                        "FallbackToUnsecureRPCIfNecessary": ("REG_DWORD", 0),
+                                        "TurnOffRpcSecurity": ("REG_DWORD", 0)},
+}
 
 
 class MsdtcRules:
-    """The cluster's MSDTC rules (a part of `model.Cluster`)."""
+    """The cluster's MSDTC rules (a part of `model.Cluster`). MSDTC is registered on a node exactly while its
+    service exists: msdtc -install creates it, msdtc -uninstall has the SCM delete it."""
 
     name: str
     shared_drive: str
@@ -50,7 +61,7 @@ class MsdtcRules:
         msdtc.exe's is the same on every node (windows-facts §1.4).
         """
         service = node.services.get("msdtc")
-        if not node.dtc_registered or service is None:
+        if service is None:
             return "unregistered", "MSDTC is not registered on this node (msdtc -install registers it)"
         if service.key_deleted:
             return "key_deleted", ("the MSDTC service's registry key was deleted while Windows ran: the Service "
@@ -81,3 +92,38 @@ class MsdtcRules:
             self.journal.change(self.name, None, f"path:{self.shared_drive}\\{DTC_LOG_DIR}", "absent", "present")
         before = "absent" if log is None else "readable" if log.data == DTC_LOG_BYTES else "unreadable"
         self.journal.change(self.name, None, "dtc_log", before, "reset")
+
+    def register_dtc(self, node: Node) -> bool:
+        """msdtc -install: the service again (Stopped, Manual) and its keys' defaults where there are none; the
+        settings already there are kept. Returns whether MSDTC was registered before."""
+        service = node.services.get("msdtc")
+        if service is not None and service.key_deleted:
+            raise SimError("failed", "msdtc.exe -install exited with code 1072: the MSDTC service is marked for "
+                                     "deletion (its registry key was deleted by hand); restart Windows first.")
+        if service is None:
+            node.services["msdtc"] = Service("MSDTC", "Distributed Transaction Coordinator", "Stopped", "Manual",
+                                             3.0, 2.0)
+            self.journal.change(self.name, node.name, "dtc", "unregistered", "registered")
+        for key, values in DTC_DEFAULTS.items():
+            if node.registry.get(key) is None:
+                for name, (kind, data) in values.items():
+                    node.registry.set_value(key, name, data, kind)
+                self.journal.change(self.name, node.name, f"registry:{key}", "absent", "present")
+        return service is not None
+
+    def unregister_dtc(self, node: Node) -> bool:
+        """msdtc -uninstall: the service is stopped and deleted (the SCM removes its key); the settings under
+        HKLM\\Software\\Microsoft\\MSDTC stay behind (windows-facts §1.4). Returns whether it was registered."""
+        service = node.services.get("msdtc")
+        if service is None:
+            return False
+        if service.key_deleted:
+            raise SimError("failed", "msdtc.exe -uninstall left the MSDTC service marked for deletion: restart "
+                                     "Windows to finish it")
+        del node.services["msdtc"]
+        if service.status != "Stopped":
+            self.journal.change(self.name, node.name, "service:MSDTC", service.status, "Stopped")
+        if node.registry.remove(DTC_SERVICE_KEY):
+            self.journal.change(self.name, node.name, f"registry:{DTC_SERVICE_KEY}", "present", "absent")
+        self.journal.change(self.name, node.name, "dtc", "registered", "unregistered")
+        return True

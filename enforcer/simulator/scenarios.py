@@ -110,11 +110,13 @@ def _witness(spec: dict[str, Any] | None, cluster: str) -> Witness | None:
 
 
 def _build_node(name: str, spec: dict[str, Any]) -> Node:
-    node = Node(name, dtc_registered=bool(spec.get("dtc_registered", True)), paused=bool(spec.get("paused", False)))
+    node = Node(name, paused=bool(spec.get("paused", False)))
     for svc_name, s in spec.get("services", {}).items():
         node.services[svc_name.lower()] = Service(
             svc_name, s.get("display_name", svc_name), s.get("status", "Stopped"), s.get("start_type", "Automatic"),
             float(s.get("start_s", 2)), float(s.get("stop_s", 1)))
+    if not spec.get("dtc_registered", True):  # msdtc -uninstall: MSDTC is registered while its service exists
+        node.services.pop("msdtc", None)
     for key, values in spec.get("registry", {}).items():
         node.registry.create(key)
         for value_name, value in (values or {}).items():

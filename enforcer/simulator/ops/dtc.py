@@ -4,35 +4,24 @@ from __future__ import annotations
 
 import json
 
-from ..entities import Service, SimError
+from ..entities import SimError
 from ..msdtc import DTC_LOG_BYTES, DTC_RESOURCE_TYPE, MSDTC_FILE_VERSION
 from .common import Handler, OpContext, _arg, _fs_for, _timeout
 from .path import path_archive
 
 MSDTC_EXE = "C:\\Windows\\System32\\msdtc.exe"
 LOCAL_DTC_LOG = "C:\\Windows\\System32\\Msdtc\\MSDTC.LOG"
-DTC_SERVICE_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC"
-# What msdtc -install writes where there is nothing yet (windows-facts §1.5): its service registration, defaults.
-DTC_DEFAULTS: dict[str, dict[str, tuple[str, object]]] = {
-    DTC_SERVICE_KEY: {"ImagePath": ("REG_EXPAND_SZ", "%SystemRoot%\\System32\\msdtc.exe"),
-                      "ObjectName": ("REG_SZ", "NT AUTHORITY\\NetworkService"), "Start": ("REG_DWORD", 3),
-                      "Type": ("REG_DWORD", 16)},
-    "HKLM\\Software\\Microsoft\\MSDTC": {"AllowOnlySecureRpcCalls": ("REG_DWORD", 1),
-                                        "FallbackToUnsecureRPCIfNecessary": ("REG_DWORD", 0),
-                                        "TurnOffRpcSecurity": ("REG_DWORD", 0)},
-}
 SQL_INSTANCES_KEY = "HKLM\\SOFTWARE\\Microsoft\\Microsoft SQL Server\\Instance Names\\SQL"
 
 
 def dtc_get(ctx: OpContext, args: dict) -> dict:
     """msdtc.exe's file version is the same on every node (windows-facts §1.4): only the registration varies."""
-    return {"installed": ctx.node.dtc_registered and "msdtc" in ctx.node.services, "version": MSDTC_FILE_VERSION,
-            "path": MSDTC_EXE}
+    return {"installed": "msdtc" in ctx.node.services, "version": MSDTC_FILE_VERSION, "path": MSDTC_EXE}
 
 
 def dtc_install(ctx: OpContext, args: dict) -> dict:
-    """`msdtc -install` (MSDTC is part of Windows), or an installer where a site has one: either registers
-    the service again; settings already in HKLM\\Software\\Microsoft\\MSDTC are kept (windows-facts §1.4)."""
+    """`msdtc -install` (MSDTC is part of Windows), or an installer where a site has one: either registers the
+    service again (the rules: MsdtcRules.register_dtc)."""
     installer = _arg(args, "installer", "string", None)
     _arg(args, "arguments", "strings", [])
     accepted = _arg(args, "accepted_exit_codes", "integers", [0, 3010])
@@ -42,20 +31,7 @@ def dtc_install(ctx: OpContext, args: dict) -> dict:
     if exit_code not in accepted:
         raise SimError("failed", f"{installer} exited with code {exit_code}, not one of {accepted}.")
     with ctx.cluster.lock:
-        service = ctx.node.services.get("msdtc")
-        if service is not None and service.key_deleted:
-            raise SimError("failed", "msdtc.exe -install exited with code 1072: the MSDTC service is marked for "
-                                     "deletion (its registry key was deleted by hand); restart Windows first.")
-        before = ctx.node.dtc_registered and service is not None
-        if service is None:
-            ctx.node.services["msdtc"] = Service("MSDTC", "Distributed Transaction Coordinator", "Stopped", "Manual",
-                                                 3.0, 2.0)
-        for key, values in DTC_DEFAULTS.items():
-            if ctx.node.registry.get(key) is None:
-                for name, (kind, data) in values.items():
-                    ctx.node.registry.set_value(key, name, data, kind)
-                ctx.journal_change(f"registry:{key}", "absent", "present")
-        ctx.cluster.set_dtc_registered(ctx.node, True)
+        before = ctx.cluster.register_dtc(ctx.node)
     return {"exit_code": exit_code, "reboot_required": exit_code == 3010, "registered_before": before,
             "registered": True}
 
@@ -73,20 +49,10 @@ def _installer_exit_code(ctx: OpContext, installer: str) -> int:
 
 
 def dtc_uninstall(ctx: OpContext, args: dict) -> dict:
-    """`msdtc -uninstall`: the service is stopped and deleted (the SCM removes its key); the settings under
-    HKLM\\Software\\Microsoft\\MSDTC stay behind (windows-facts §1.4)."""
+    """`msdtc -uninstall` (the rules: MsdtcRules.unregister_dtc)."""
     ctx.cluster.clock.sleep(min(ctx.cluster.durations["dtc_uninstall"], _timeout(args, 300)))
     with ctx.cluster.lock:
-        before = ctx.node.dtc_registered and "msdtc" in ctx.node.services
-        if "msdtc" in ctx.node.services and ctx.node.services["msdtc"].key_deleted:
-            raise SimError("failed", "msdtc.exe -uninstall left the MSDTC service marked for deletion: restart "
-                                     "Windows to finish it")
-        service = ctx.node.services.pop("msdtc", None)
-        if service is not None and service.status != "Stopped":
-            ctx.journal_change("service:MSDTC", service.status, "Stopped")
-        if ctx.node.registry.remove(DTC_SERVICE_KEY):
-            ctx.journal_change(f"registry:{DTC_SERVICE_KEY}", "present", "absent")
-        ctx.cluster.set_dtc_registered(ctx.node, False)
+        before = ctx.cluster.unregister_dtc(ctx.node)
     return {"exit_code": 0, "registered_before": before}
 
 

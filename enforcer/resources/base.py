@@ -200,6 +200,11 @@ def node_state_in(answer: dict[str, Any], name: str) -> str:
     return next((n["state"] for n in answer["nodes"] if n["name"].lower() == name.lower()), "unknown")
 
 
+def registry_backup(node: str, key: str, export: str, size: int) -> dict[str, Any]:
+    """The run's record of a key exported before it went: what `enforcer restore` imports, and where."""
+    return {"node": node, "kind": "registry", "path": key, "file": export, "bytes": size}
+
+
 def path_backup(node: str, path: str, archive: str, size: int) -> dict[str, Any]:
     """The run's record of a folder or file archived before it went: what `enforcer restore` expands, and where."""
     parent = path.rstrip("\\").rpartition("\\")[0]

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import PATHS, Arg, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
+from .base import PATHS, Arg, PlanContext, PlanError, Resource, Session, StepError, registry_backup, results_or_raise
 
 DTC_KEYS = ("HKLM\\Software\\Microsoft\\MSDTC", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC")
 
@@ -85,7 +85,7 @@ class Dtc(Resource):
         result: dict[str, Any] = {"registered": after["installed"], "version": after["version"]}
         if "create" in change.actions:
             result["exit_code"], result["reboot_required"] = data[-2]["exit_code"], data[-2]["reboot_required"]
-        backups = [{"node": change.via, "kind": "registry", "path": key, "file": dest, "bytes": d.get("bytes", 0)}
+        backups = [registry_backup(change.via, key, dest, d.get("bytes", 0))
                    for key, dest, d in zip(DTC_KEYS, change.backups, data, strict=False) if d.get("exported")]
         if backups:
             result["backups"] = backups
@@ -104,8 +104,7 @@ class Dtc(Resource):
             raise StepError(f"{change.via}: MSDTC is {change.after}, but the export {missing[0]} is not there")
         result: dict[str, Any] = {"registered": data[0]["installed"], "version": data[0]["version"]}
         if change.backups:
-            result["backups"] = [{"node": change.via, "kind": "registry", "path": key, "file": dest,
-                                  "bytes": found["size"]}
+            result["backups"] = [registry_backup(change.via, key, dest, found["size"])
                                  for key, dest, found in zip(DTC_KEYS, change.backups, data[1:], strict=True)]
         return result
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import REGISTRY, Arg, PlanContext, Resource, Session, StepError, results_or_raise
+from .base import REGISTRY, Arg, PlanContext, Resource, Session, StepError, registry_backup, results_or_raise
 
 
 def _normalise(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -99,6 +99,5 @@ class RegistryKey(Resource):
     def _result(change: Change, backup_bytes: int) -> dict[str, Any]:
         result: dict[str, Any] = {"exists": "delete" not in change.actions}
         if change.backups:
-            result["backup"] = {"node": change.via, "kind": "registry", "path": change.params["path"],
-                                "file": change.backups[0], "bytes": backup_bytes}
+            result["backup"] = registry_backup(change.via, change.params["path"], change.backups[0], backup_bytes)
         return result

@@ -38,7 +38,7 @@ class ClusterNode(Resource):
         if current not in ("Up", "Paused"):
             raise PlanError(f"node {name} is {current}: its cluster service must run to pause or resume it")
         owned = sorted(g for g, group in state.groups.items() if group["owner"] == name)
-        before_states = {g: state.groups[g]["state"] for g in owned}
+        online = [g for g in owned if state.groups[g]["state"] == "Online"]  # what a drain must leave Online
         moves = _drain_moves(state, name, owned) if wanted == "drained" else {}
         target = "Up" if wanted == "up" else "Paused"
         if current == target and not moves:
@@ -52,8 +52,7 @@ class ClusterNode(Resource):
             where = "roles drained from it fail back to it"
         return [ctx.change(None, name, ["update"], current, target, reason + (f" ({where})" if where else ""),
                            params={"verb": VERBS[wanted], "name": state.cluster_name_of(name),
-                                   "failback": args["failback"], "moves": moves, "timeout_s": args["timeout_s"],
-                                   "online": [g for g in owned if before_states[g] == "Online"]})]
+                                   "failback": args["failback"], "timeout_s": args["timeout_s"], "online": online})]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
         params = change.params

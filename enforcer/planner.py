@@ -219,6 +219,10 @@ class _TaskPlanner:
         if isinstance(planned, str):
             self._outcome(node, "ok", planned)
             return []
+        if planned and self.resource.cluster_cmdlets and self.state.without_cluster_module:
+            raise PlanError(f"the FailoverClusters PowerShell module is not installed on "
+                            f"{', '.join(self.state.without_cluster_module)}: install RSAT-Clustering-PowerShell "
+                            f"(Install-WindowsFeature RSAT-Clustering-PowerShell) on every node first")
         for change in planned:
             change.type = task.type
         return planned

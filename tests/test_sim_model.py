@@ -94,16 +94,42 @@ def _cluster(nodes: int, witness: dict | None = None):
 
 
 def _start_all(cluster, letters: str) -> dict[str, str]:
-    """Start each node in turn; what each start came to: ok, or refused (event 1561)."""
+    """Start each node in turn, a node Joining left to wait for the next; what each start came to: ok, or
+    refused (event 1561)."""
     outcomes = {}
     for letter in letters:
         try:
-            cluster.start_cluster_service(cluster.node(f"CLU1-{letter}"), 60)
+            cluster.start_cluster_service(cluster.node(f"CLU1-{letter}"), 60, wait_for_quorum=False)
             outcomes[letter] = "ok"
         except SimError as exc:
             assert exc.kind == "failed", exc.message
             outcomes[letter] = "refused"
     return outcomes
+
+
+@pytest.mark.parametrize("witness, first_alone", [(None, "Joining"), ({"type": "disk", "state": "Failed"}, "Joining"),
+                                                  ({"type": "file_share"}, "Up"), ({"type": "disk"}, "Up")])
+def test_a_two_node_cluster_forms_from_one_node_only_with_its_witness(witness, first_alone):
+    cluster = _cluster(2, witness)
+    if witness is None:
+        cluster.witness = None
+    a, b = cluster.node("CLU1-A"), cluster.node("CLU1-B")
+    cluster.stop_cluster_service(b, 60)
+    cluster.stop_cluster_service(a, 60)
+    if first_alone == "Joining":
+        with pytest.raises(SimError) as waited:
+            cluster.start_cluster_service(a, 30)
+        assert waited.value.kind == "timeout" and "no quorum (1 of " in waited.value.message
+        assert a.state == "Joining" and a.service("ClusSvc").status == "Running"
+        with pytest.raises(SimError, match="has not joined a cluster yet"):
+            cluster.require_cluster(a)
+        assert all(g.state != "Online" for g in cluster.groups.values()), "nothing runs without quorum"
+    else:
+        cluster.start_cluster_service(a, 30)
+        assert a.state == "Up"
+    cluster.start_cluster_service(b, 30)
+    assert (a.state, b.state) == ("Up", "Up")
+    assert all(g.state == "Online" for g in cluster.groups.values())
 
 
 @pytest.mark.parametrize("witness,stops,starts,expected", [
@@ -157,16 +183,64 @@ def test_sql_instances_come_from_the_registry_and_from_sql_services_alike():
         {"name": "REPORTS", "service": "MSSQL$REPORTS", "status": "Running"}]}
 
 
-def test_a_new_dtc_group_is_built_as_the_agent_builds_it():
+def test_a_new_dtc_role_is_built_as_the_agent_builds_it_and_comes_online_dependencies_first():
     cluster = _cluster(2)
     ctx = OpContext(cluster, cluster.node("CLU1-A"))
-    cluster.remove_group("MSDTC")
-    data = OPS["cluster.group.create_dtc"](ctx, {})
-    assert [(r["name"], r["type"]) for r in data["resources"]] == [
-        ("IP Address MSDTC-CLU1", "IP Address"), ("MSDTC-CLU1", "Network Name"),
-        ("MSDTC-MSDTC-CLU1", "Distributed Transaction Coordinator")]
+    create = OPS["cluster.group.create_dtc"]
     with pytest.raises(SimError, match="must be an IPv4 address"):
-        OPS["cluster.group.create_dtc"](ctx, {"name": "Other", "ip_address": "10.0.0"})
+        create(ctx, {"name": "Other", "ip_address": "10.0.0", "disk": "Cluster Disk 3"})
+    with pytest.raises(SimError, match="not a Physical Disk in Available Storage"):
+        create(ctx, {"name": "Other", "disk": "Cluster Disk 2"})
+    with pytest.raises(SimError, match="no client cluster network contains 192.168.1.5"):
+        create(ctx, {"name": "Other", "ip_address": "192.168.1.5", "disk": "Cluster Disk 3"})
+    data = create(ctx, {"name": "AppDTC", "network_name": "AppDTC", "ip_address": "10.0.0.30",
+                        "disk": "Cluster Disk 3"})
+    assert [(r["name"], r["type"], r["depends_on"]) for r in data["resources"]] == [
+        ("IP Address AppDTC", "IP Address", []), ("AppDTC", "Network Name", ["IP Address AppDTC"]),
+        ("Cluster Disk 3", "Physical Disk", []),
+        ("MSDTC-AppDTC", "Distributed Transaction Coordinator", ["AppDTC", "Cluster Disk 3"])]
+    assert data["state"] == "Offline" and not cluster.group("Available Storage").resources, "the disk moved in"
+    grp = cluster.group_online("AppDTC", 10)
+    assert grp.state == "Online"
+    log = cluster.dtc_log_folder(grp, grp.resource("MSDTC-AppDTC"))
+    assert log.startswith("S:\\MSDTC\\") and cluster.disks["S:"].get(log + "\\MSDTC.LOG"), "its log, on its disk"
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"depends_on": ["ClusterDTC"]}, "no dependency on a Physical Disk"),
+    ({"depends_on": ["Cluster Disk 2"]}, "no dependency on a Network Name"),
+    ({"possible_owners": ["CLU1-B"]}, "CLU1-A is not a possible owner"),
+])
+def test_a_dtc_without_what_its_type_requires_or_off_its_possible_owners_fails_and_leaves_the_rest_online(
+        change, problem):
+    cluster = _cluster(2)
+    grp = cluster.group("ClusterDTC")
+    dtc = grp.resource("MSDTC-ClusterDTC")
+    for key, value in change.items():
+        setattr(dtc, key, value)
+    cluster.take_offline(grp)
+    with pytest.raises(SimError, match=f"MSDTC-ClusterDTC Failed \\(.*{problem}"):
+        cluster.group_online("ClusterDTC", 10)
+    assert {r.name: r.state for r in grp.resources if r is not dtc} == {
+        "IP Address 10.0.0.20": "Online", "ClusterDTC": "Online", "Cluster Disk 2": "Online"}
+    assert grp.state == "Failed"
+
+
+def test_a_resource_never_comes_online_before_what_it_depends_on_and_removal_waits_for_its_dependants():
+    cluster = _cluster(2)
+    grp = cluster.group("ClusterDTC")
+    grp.resource("IP Address 10.0.0.20").params = {"dhcp": True}  # no DHCP server on the client network
+    cluster.take_offline(grp)
+    with pytest.raises(SimError):
+        cluster.group_online("ClusterDTC", 10)
+    assert {r.name: r.state for r in grp.resources} == {
+        "IP Address 10.0.0.20": "Failed", "ClusterDTC": "Offline", "Cluster Disk 2": "Online",
+        "MSDTC-ClusterDTC": "Offline"}
+    with pytest.raises(SimError, match="MSDTC-ClusterDTC depend"):
+        cluster.remove_resource("Cluster Disk 2")
+    with pytest.raises(SimError, match="would form a cycle"):
+        cluster.set_dependencies("IP Address 10.0.0.20", ["MSDTC-ClusterDTC"])
+    assert cluster.remove_resource("MSDTC-ClusterDTC") and grp.resource("MSDTC-ClusterDTC") is None
 
 
 def test_simulators_side_by_side_number_their_clusters_apart():

@@ -97,6 +97,9 @@ class State:
         self.witness: dict[str, Any] | None = source.get("witness")  # {type, name, state}: who may start the cluster
         self.groups: dict[str, dict[str, Any]] = {
             g["name"]: {**g, "owner": self.inventory_name(g["owner"])} for g in source.get("groups", [])}
+        self.networks: list[dict[str, Any]] = source.get("networks", [])
+        # Nodes without the FailoverClusters module (RSAT-Clustering-PowerShell): no cluster cmdlet runs there.
+        self.without_cluster_module = [n for n in node_names if (facts.get(n) or {}).get("cluster_module") is False]
 
     @overload
     def inventory_name(self, cluster_name: str) -> str: ...
@@ -118,6 +121,14 @@ class State:
         if not readers:
             raise PlanError(f"no node of {self.cluster} can read {path}: is its disk online?")
         return readers[0]
+
+    def find_resource(self, name: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(group, resource) of the resource named `name` (as Windows compares names, without case)."""
+        for group in self.groups.values():
+            for resource in group.get("resources", []):
+                if resource["name"].lower() == name.lower():
+                    return group, resource
+        return None
 
     def via_for_group(self, group: str | None = None) -> str:
         """Cluster commands go through the group's owner when it is Up, else the first Up node."""
@@ -171,6 +182,7 @@ class Resource:
     scope: ClassVar[str] = "node"  # "node": once per node; "cluster": once, through one node
     args: ClassVar[dict[str, Arg]] = {}
     reads: ClassVar[tuple[FactKind, ...]] = ()  # the kinds of fact needs() names
+    cluster_cmdlets: ClassVar[bool] = False  # its changes run FailoverClusters cmdlets: a preflight checks the module
     needs_args: ClassVar[tuple[str, ...]] = ()  # the arguments needs() reads: rendered before facts exist
     summary: ClassVar[str] = ""
 

@@ -22,6 +22,7 @@ VERBS = {"paused": "pause", "drained": "drain", "up": "resume"}
 class ClusterNode(Resource):
     type = "cluster_node"
     scope = "cluster"
+    cluster_cmdlets = True
     summary = "A cluster node Up, Paused, or drained of its roles and Paused (Suspend/Resume-ClusterNode)."
     args = {
         "name": Arg(str, required=True, doc="the node, by its inventory name"),

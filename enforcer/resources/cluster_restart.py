@@ -23,6 +23,7 @@ from .base import Arg, PlanContext, PlanError, Resource, Session, StepError, nod
 class ClusterRestart(Resource):
     type = "cluster_restart"
     scope = "cluster"
+    cluster_cmdlets = True
     summary = "The ordered cluster-service restart: stop in reverse node order, start in node order."
     args = {"timeout_s": Arg(int, default=300, doc="per step: how long a node may take to go Down or come Up")}
 
@@ -49,19 +50,29 @@ class ClusterRestart(Resource):
         timeout = change.params["timeout_s"]
         done: list[ordering.Step] = []
         timeline: list[dict[str, Any]] = []
-        for verb, node in (tuple(s) for s in change.params["sequence"]):
+        sequence = [tuple(s) for s in change.params["sequence"]]
+        for index, (verb, node) in enumerate(sequence):
+            # A node started before others may wait Joining for them to make a quorum: the start that follows
+            # is what lets it form (windows-facts §3.1); the last start waits for the cluster to be Up.
+            joining_ok = verb == "start" and any(v == "start" for v, _ in sequence[index + 1:])
             if session.interrupted():
                 recovered = self._recover(session, change.params, done, timeline)
                 raise StepError(f"ordered restart interrupted before '{verb} {node}'; recovery: {recovered}",
                                 {"timeline": timeline})
             session.progress(f"{verb} cluster service on {node}")
             try:
-                self._timed(timeline, verb, node, functools.partial(self._step, session, verb, node, timeout))
+                self._timed(timeline, verb, node,
+                            functools.partial(self._step, session, verb, node, timeout, joining_ok))
             except EnforcerError as exc:
                 recovered = self._recover(session, change.params, done, timeline)
                 raise StepError(f"ordered restart failed at '{verb} {node}': {exc}; recovery: {recovered}",
                                 {"timeline": timeline}) from exc
             done.append((verb, node))
+        joining = [n for n in dict.fromkeys(n for v, n in done if v == "start") if self._read(session, n) == "Joining"]
+        if joining:
+            recovered = self._recover(session, change.params, done, timeline)
+            raise StepError(f"ordered restart: {', '.join(joining)} still Joining after every node started: the "
+                            f"cluster did not reach quorum; recovery: {recovered}", {"timeline": timeline})
         return {"sequence": [f"{verb} {node}" for verb, node in done], "timeline": timeline}
 
     @staticmethod
@@ -74,23 +85,26 @@ class ClusterRestart(Resource):
         finally:
             entry["end"] = time.time()
 
-    def _step(self, session: Session, verb: str, node: str, timeout: int) -> None:
+    def _step(self, session: Session, verb: str, node: str, timeout: int, joining_ok: bool = False) -> None:
         """One step, waiting for the node's state; a lost answer is re-read and the step sent once more
-        only if the node is not yet where the step takes it."""
-        wanted = "Down" if verb == "stop" else "Up"
+        only if the node is not yet where the step takes it. With `joining_ok`, a start may end Joining."""
+        wanted = {"Down"} if verb == "stop" else {"Up", "Joining"} if joining_ok else {"Up"}
         try:
-            state = self._send(session, verb, node, timeout)
+            state = self._send(session, verb, node, timeout, joining_ok)
         except TransportError:
             session.reset(node)
-            if self._node_state(session, node) == wanted:
+            if self._node_state(session, node) in wanted:
                 return
-            state = self._send(session, verb, node, timeout)
-        if state != wanted:
-            raise StepError(f"{node} is {state} after {verb}, not {wanted}")
+            state = self._send(session, verb, node, timeout, joining_ok)
+        if state not in wanted:
+            raise StepError(f"{node} is {state} after {verb}, not {' or '.join(sorted(wanted))}")
 
     @staticmethod
-    def _send(session: Session, verb: str, node: str, timeout: int) -> str:
-        op = AgentOp(f"cluster.service.{verb}", {"timeout_s": timeout})
+    def _send(session: Session, verb: str, node: str, timeout: int, joining_ok: bool = False) -> str:
+        args: dict[str, Any] = {"timeout_s": timeout}
+        if joining_ok:
+            args["until"] = "running"
+        op = AgentOp(f"cluster.service.{verb}", args)
         return results_or_raise(node, session.call(node, [op], timeout_s=timeout + min(30, timeout)))[0]["state"]
 
     @staticmethod

@@ -19,6 +19,7 @@ from .base import Arg, PlanContext, PlanError, Resource, Session, path_backup, r
 class DtcLog(Resource):
     type = "dtc_log"
     scope = "cluster"
+    cluster_cmdlets = True
     summary = "A clustered DTC's log reset (Reset-DtcLog), the old log archived first through the disk's owner."
     args = {
         "dtc": Arg(str, required=True, doc="the clustered DTC resource's name"),

@@ -13,6 +13,7 @@ from .base import Arg, PlanContext, PlanError, Resource, Session, StepError, res
 class FailoverTest(Resource):
     type = "failover_test"
     scope = "cluster"
+    cluster_cmdlets = True
     summary = "Move a group to every other node and back, verifying it is Online at each stop."
     args = {"group": Arg(str, required=True), "timeout_s": Arg(int, default=180)}
 
@@ -22,6 +23,11 @@ class FailoverTest(Resource):
         if group is None:
             raise PlanError(f"group {name} does not exist: nothing to fail over")
         tour = ordering.failover_tour(ctx.state.node_names, group["owner"])
+        refused = [f"{node} is not a possible owner of {', '.join(names)}" for node in tour[:-1]
+                   if (names := _not_owned_by(group, ctx.state.cluster_name_of(node)))]
+        if refused:  # Move-ClusterGroup would fail there (windows-facts §3.6)
+            raise PlanError(f"group {name} cannot visit every node: {'; '.join(refused)} "
+                            f"(Set-ClusterOwnerNode -Resource), or the test would fail half-way")
         return [ctx.change(None, group["owner"], ["test"], {"owner": group["owner"]},
                            {"visits": tour, "owner": group["owner"]},
                            f"fail {name} over to {', '.join(tour[:-1])} and back to {group['owner']}",
@@ -47,3 +53,9 @@ class FailoverTest(Resource):
             visited.append(target)
             holder = target
         return {"visited": visited}
+
+
+def _not_owned_by(group: dict[str, Any], node: str) -> list[str]:
+    """The group's resources that may not come online on `node` (its cluster name)."""
+    return [r["name"] for r in group.get("resources", [])
+            if "possible_owners" in r and node.lower() not in {o.lower() for o in r["possible_owners"]}]

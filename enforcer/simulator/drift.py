@@ -10,7 +10,7 @@ from typing import Any
 
 from .entities import Node, SimError
 from .model import Cluster
-from .stores import norm_key, norm_path
+from .stores import FileSystem, norm_key, norm_path
 
 ACTIONS = ("registry.set", "registry.remove", "service.set", "dtc.set", "path.write", "path.remove",
            "node.pause", "node.resume", "group.set")
@@ -63,10 +63,10 @@ def apply_drift(clusters: list[Cluster], change: dict[str, Any]) -> dict[str, An
 
 
 def _path_edit(clusters: list[Cluster], action: str, change: dict[str, Any]) -> dict[str, Any]:
-    """Paths on the shared drive are edited on the cluster (`cluster`), others on a node (`node`)."""
+    """Paths on a clustered disk are edited on the cluster (`cluster`), others on a node (`node`)."""
     if "cluster" in change:
         cluster, node = _find_cluster(clusters, change["cluster"]), None
-        fs = cluster.shared_fs
+        fs = cluster.disks.setdefault(norm_path(change["path"])[:2].upper(), FileSystem())
     else:
         cluster, node = _find_node(clusters, change["node"])
         fs = node.fs

@@ -31,6 +31,11 @@ class Clock:
 
     def __init__(self, scale: float) -> None:
         self.scale = scale
+        self._start = time.monotonic()
+
+    def now(self) -> float:
+        """Simulated seconds since the simulation started."""
+        return (time.monotonic() - self._start) / max(self.scale, 1e-9)
 
     def sleep(self, sim_seconds: float) -> None:
         if sim_seconds > 0 and self.scale > 0:
@@ -63,6 +68,9 @@ class Node:
     events: list[dict[str, Any]] = field(default_factory=list)
     db_epoch: int = 0
     paused: bool = False
+    joining: bool = False  # ClusSvc runs, waiting for a quorum of votes to form the cluster
+    cluster_module: bool = True  # the FailoverClusters PowerShell module (RSAT-Clustering-PowerShell)
+    os_build: int = 17763  # WS2019; 20348 (WS2022) reports a partition in time as event 5398
 
     def service(self, name: str) -> Service:
         svc = self.services.get(name.lower())
@@ -75,6 +83,8 @@ class Node:
         svc = self.services.get("clussvc")
         if svc is None or svc.status != "Running":
             return "Down"
+        if self.joining:
+            return "Joining"
         return "Paused" if self.paused else "Up"
 
     def log_event(self, event_id: int, source: str, message: str, level: str = "Error") -> None:
@@ -84,9 +94,27 @@ class Node:
 
 @dataclass
 class Resource:
+    """A cluster resource. `params` holds its private properties as the model uses them: a Physical Disk's
+    `drive`, an IP Address's `address` or `dhcp`, a DTC's `log` folder once it has made one."""
+
     name: str
     type: str
     state: str = "Offline"
+    depends_on: list[str] = field(default_factory=list)
+    possible_owners: list[str] | None = None  # None: every node of the cluster
+    params: dict[str, Any] = field(default_factory=dict)
+    id: str = ""  # its GUID, as Get-ClusterResource shows it: a clustered DTC's log folder is named after it
+
+
+@dataclass
+class Network:
+    """A cluster network: an IP Address resource lives on one; `dhcp` is whether a DHCP server answers there."""
+
+    name: str
+    address: str
+    mask: str
+    role: str = "cluster_and_client"  # none, cluster, cluster_and_client (Get-ClusterNetwork's Role 0, 1, 3)
+    dhcp: bool = False
 
 
 @dataclass
@@ -96,10 +124,15 @@ class Witness:
     type: str  # disk, file_share or cloud
     name: str
     epoch: int = 0
+    state: str = "Online"  # a Failed or Offline witness has no vote, and a disk witness gives no copy
 
     @property
     def keeps_database(self) -> bool:
-        return self.type == "disk"
+        return self.type == "disk" and self.state == "Online"
+
+    @property
+    def votes(self) -> int:
+        return 1 if self.state == "Online" else 0
 
 
 @dataclass
@@ -109,3 +142,10 @@ class Group:
     state: str = "Offline"
     resources: list[Resource] = field(default_factory=list)
     drained_from: str | None = None  # the node a drain moved it off: Resume-ClusterNode -Failback brings it back
+    persistent_online: bool = True  # brought online, not taken offline, last: a formation brings it back online
+    failover_threshold: int | None = None  # failovers allowed within failover_period_h; None: nodes - 1
+    failover_period_h: float = 6.0
+    failovers: list[float] = field(default_factory=list)  # when it failed over, in simulated seconds
+
+    def resource(self, name: str) -> Resource | None:
+        return next((r for r in self.resources if r.name.lower() == name.lower()), None)

@@ -1,19 +1,17 @@
-"""The simulated failover cluster: nodes, services, groups, and KB Q252641's causality.
+"""The simulated failover cluster: nodes, services, membership, quorum, and KB Q252641's causality.
 
-The rules that make wrong procedures visible live here:
-- MSDTC, an OS component (msdtc.exe 2001.12.10941.16384 everywhere), starts
-  only while it is registered, its service's key was not deleted by hand, and
-  its log on the shared disk exists and can be read; otherwise SCM logs event
-  7024 (service-specific error 3221229574) with MSDTC's own beside it, and the
-  DTC cluster resource goes Failed. Reset-DtcLog makes a new log.
+The rules that make wrong procedures visible live here and in the parts it is made of (msdtc.py: MSDTC;
+groups.py: groups, resources and their dependencies, disks and networks):
 - Every membership or configuration change bumps the cluster-database epoch
   on the nodes that are Up, and on a disk witness while the cluster runs. A
   node that would form the cluster with a copy older than the newest one
-  refuses to start (System event 1561), unless a disk witness holds the
-  newest copy, which it then takes; a file share or cloud witness has a vote
-  but no copy. Groups never come up on an older configuration.
-- Quorum is not modelled: the node that forms the cluster forms it alone
-  (docs/windows-fidelity.md says why, and what a real cold start may do).
+  refuses to start (System event 1561; 5398 on WS2022), unless a disk witness
+  holds the newest copy, which it then takes; a file share or cloud witness
+  has a vote but no copy. Groups never come up on an older configuration.
+- Quorum: every node has a vote, and so has an Online witness. A starting
+  node with no cluster to join is Joining until the nodes Joining with it and
+  the witness hold more than half of all the votes; then the cluster forms.
+  So a two-node cluster forms from one node only with its witness.
 
 State changes take the cluster's lock; simulated durations are slept outside
 it, so nodes of one cluster act concurrently as real ones do.
@@ -25,27 +23,33 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .entities import Clock, Group, Node, Resource, Service, SimError, Witness
+from .entities import Clock, Group, Network, Node, Service, SimError, Witness
 from .faults import FaultBook
+from .groups import GroupRules
 from .journal import Journal
-from .msdtc import DTC_RESOURCE_TYPE, EVENT_7024_MSDTC, MsdtcRules
+from .msdtc import EVENT_7024_MSDTC, MsdtcRules
 from .stores import FileSystem
 
 SERVICES_KEY = "hklm\\system\\currentcontrolset\\services\\"
 EVENT_1561 = ("The cluster service has determined that this node does not have the latest copy of cluster "
               "configuration data. Therefore, the cluster service has prevented itself from starting on this node.")
+# WS2022's form of the same refusal (windows-facts §3.2).
+EVENT_5398 = ("Cluster failed to start. The latest copy of cluster configuration data was not available within "
+              "the set of nodes attempting to start the cluster. Changes to the cluster occurred while the set of "
+              "nodes were not in membership and as a result were not able to receive configuration data updates.")
 CLUSTERING_SOURCE = "Microsoft-Windows-FailoverClustering"
+WS2022_BUILD = 20348
 
 
-class Cluster(MsdtcRules):
-    def __init__(self, name: str, nodes: list[Node], *, shared_drive: str, clock: Clock, journal: Journal,
-                 faults: FaultBook, witness: Witness | None = None,
+class Cluster(GroupRules, MsdtcRules):
+    def __init__(self, name: str, nodes: list[Node], *, clock: Clock, journal: Journal, faults: FaultBook,
+                 witness: Witness | None = None, networks: list[Network] | None = None,
                  durations: dict[str, float] | None = None) -> None:
         self.name = name
         self.nodes = nodes
         self.groups: dict[str, Group] = {}
-        self.shared_drive = shared_drive.upper().rstrip("\\")
-        self.shared_fs = FileSystem()
+        self.disks: dict[str, FileSystem] = {}  # a clustered disk's files, by drive letter
+        self.networks = list(networks or [])
         self.epoch = 1
         self.witness = witness
         self.lock = threading.RLock()
@@ -62,34 +66,30 @@ class Cluster(MsdtcRules):
                 return n
         raise SimError("not_found", f"The node '{name}' is not a member of cluster '{self.name}'.")
 
-    def group(self, name: str) -> Group:
-        grp = self.groups.get(name.lower())
-        if grp is None:
-            raise SimError("not_found", f"The cluster group '{name}' was not found.")
-        return grp
-
     def up_nodes(self) -> list[Node]:
         return [n for n in self.nodes if n.state in ("Up", "Paused")]
 
     def require_cluster(self, node: Node) -> None:
-        """Cluster cmdlets run against the local cluster service, as they do without -Cluster."""
+        """Cluster cmdlets run against the local cluster service, as they do without -Cluster; one that has not
+        joined a cluster yet (Joining, no quorum) cannot answer them."""
+        if not node.cluster_module:
+            raise SimError("unavailable", "the FailoverClusters module cannot be loaded: it is not installed "
+                                          "(RSAT-Clustering-PowerShell)")
         if node.state == "Down":
             raise SimError("unavailable", f"The cluster service is not running on node '{node.name}'.")
+        if node.state == "Joining":
+            raise SimError("unavailable", f"The cluster service on node '{node.name}' has not joined a cluster "
+                                          f"yet: no quorum ({self.quorum_text()}).")
 
-    def disk_owner(self) -> str | None:
-        for grp in self.groups.values():
-            if any(r.type == "Physical Disk" for r in grp.resources) and grp.state == "Online":
-                return grp.owner
-        return None
+    def quorum_text(self) -> str:
+        present = sum(1 for n in self.nodes if n.state in ("Joining", "Up", "Paused"))
+        present += self.witness.votes if self.witness else 0
+        return f"{present} of {len(self.nodes) + (1 if self.witness else 0)} votes"
 
     # -- journaled setters -------------------------------------------------
     def set_service_status(self, node: Node, svc: Service, status: str) -> None:
         self.journal.change(self.name, node.name, f"service:{svc.name}", svc.status, status)
         svc.status = status
-
-    def set_group_state(self, grp: Group, state: str) -> None:
-        self.journal.change(self.name, None, f"group:{grp.name}", grp.state, state)
-        grp.state = state
 
     def remove_registry_key(self, node: Node, path: str) -> bool:
         """Delete a key by hand, as reg.exe does. A service's key deleted so leaves the Service Control Manager
@@ -160,60 +160,91 @@ class Cluster(MsdtcRules):
 
     # -- cluster membership ------------------------------------------------
     def stop_cluster_service(self, node: Node, timeout_s: float) -> str:
+        """Stopping the Cluster service fails the node's groups over (no drain); with dynamic quorum a graceful
+        stop never costs the others their quorum."""
         before = self.change_service(node, "ClusSvc", "Stopped", timeout_s)
+        node.joining = False
         if before == "Stopped":
             return before
         with self.lock:
             self.bump_epoch()
             survivors = [n for n in self.nodes if n.state == "Up"]  # a Paused node takes no role by failover
             for grp in self.groups.values():
-                if grp.owner.lower() != node.name.lower():
-                    continue
-                if survivors:
-                    grp.owner = survivors[0].name
-                    self.bring_online(grp)
-                else:
-                    self.set_group_state(grp, "Offline")
-                    for res in grp.resources:
-                        res.state = "Offline"
+                if grp.owner.lower() == node.name.lower():
+                    self.fail_over(grp, survivors)
         return before
 
-    def start_cluster_service(self, node: Node, timeout_s: float) -> str:
-        """Join a running cluster, taking its configuration; or form it, with the newest configuration.
+    def start_cluster_service(self, node: Node, timeout_s: float, wait_for_quorum: bool = True) -> str:
+        """Join a running cluster, taking its configuration; or, with none running, stay Joining until the
+        starting nodes and the witness hold a quorum of votes, and then form it with the newest configuration.
 
-        A node that may not form it starts its service, which stops again and logs event 1561.
+        A node that may not form it (the newest configuration is not among the nodes starting, nor on a disk
+        witness) starts its service, which stops again and logs event 1561 (5398 on WS2022). Without
+        `wait_for_quorum`, a node left Joining is as far as the start goes.
         """
         with self.lock:
             forming = not self.up_nodes() and node.state == "Down"
-            newest = self._newest_available(node) if forming else None
-        if forming and newest is None:
+            starting = [n for n in self.nodes if n.state == "Joining"] + [node]
+            stale = forming and self._newest_among(starting) is None
+        if stale:
             self.change_service(node, "ClusSvc", "Running", timeout_s)
             with self.lock:
-                node.log_event(1561, CLUSTERING_SOURCE, EVENT_1561)
+                event_id, text = (5398, EVENT_5398) if node.os_build >= WS2022_BUILD else (1561, EVENT_1561)
+                node.log_event(event_id, CLUSTERING_SOURCE, text)
                 self.set_service_status(node, node.service("ClusSvc"), "Stopped")
-            raise SimError("failed", f"The cluster service on {node.name} stopped: System event 1561: {EVENT_1561}")
+            raise SimError("failed", f"The cluster service on {node.name} stopped: System event {event_id}: {text}")
         before = self.change_service(node, "ClusSvc", "Running", timeout_s)
-        if before == "Running":
-            return before
         with self.lock:
+            if node.state == "Down" or (before == "Running" and not node.joining):
+                return before
             if any(n is not node for n in self.up_nodes()):
+                node.joining = False
                 node.db_epoch = self.epoch
-            else:
-                self._form(node, newest or node.db_epoch)
+                return before
+            node.joining = True
+            self._form_with_quorum()
+        return self._wait_for_quorum(node, before, timeout_s) if wait_for_quorum else before
+
+    def _wait_for_quorum(self, node: Node, before: str, timeout_s: float) -> str:
+        """A Joining node waits, as Start-ClusterNode's caller does, until the cluster forms or the time is up;
+        its service keeps running either way (windows-facts §3.1)."""
+        waited = 0.0
+        while node.joining and waited < timeout_s:
+            step = min(1.0, timeout_s - waited)
+            self.clock.sleep(step)
+            waited += step
+        with self.lock:
+            if node.joining:
+                raise SimError("timeout", f"Node {node.name} is still Joining after {timeout_s:g} s: the cluster "
+                                          f"has no quorum ({self.quorum_text()}; more than half are needed).")
         return before
 
-    def _newest_available(self, node: Node) -> int | None:
-        """The newest configuration `node` can form the cluster with: its own when it is the newest, or a
-        disk witness's copy when that is; None when neither is (partition in time)."""
-        newest = max(n.db_epoch for n in self.nodes)
-        witness = self.witness
-        if witness and witness.keeps_database and witness.epoch >= newest:
-            return witness.epoch
-        return node.db_epoch if node.db_epoch >= newest else None
+    def _form_with_quorum(self) -> None:
+        """Form the cluster once the Joining nodes and the witness hold more than half of all the votes."""
+        joining = [n for n in self.nodes if n.state == "Joining"]
+        total = len(self.nodes) + (1 if self.witness else 0)
+        if not joining or 2 * (len(joining) + (self.witness.votes if self.witness else 0)) <= total:
+            return
+        configuration = self._newest_among(joining)
+        former = max(joining, key=lambda n: n.db_epoch)
+        for n in joining:
+            n.joining = False
+        self._form(former, configuration if configuration is not None else former.db_epoch)
+        for n in joining:
+            n.db_epoch = self.epoch
+
+    def _newest_among(self, starting: list[Node]) -> int | None:
+        """The newest configuration the `starting` nodes can form the cluster with: the newest of their own
+        copies or a disk witness's, when that is the newest anywhere; None when it is not (partition in time)."""
+        copies = [n.db_epoch for n in starting]
+        if self.witness and self.witness.keeps_database:
+            copies.append(self.witness.epoch)
+        best = max(copies)
+        return best if best >= max(n.db_epoch for n in self.nodes) else None
 
     def _form(self, node: Node, configuration: int) -> None:
-        """`node` forms the cluster on `configuration` and brings the groups online there, unless it is
-        Paused: a Paused node's groups stay as they are."""
+        """`node` forms the cluster on `configuration` and brings back online there the groups that were online
+        (their persistent state), unless it is Paused: a Paused node's groups stay as they are."""
         self.epoch = max(self.epoch, configuration) + 1
         node.db_epoch = self.epoch
         if self.witness and self.witness.keeps_database:
@@ -221,62 +252,8 @@ class Cluster(MsdtcRules):
         for grp in self.groups.values():
             if self.node(grp.owner).state != "Up":
                 grp.owner = node.name
-            if node.state == "Up":
+            if node.state == "Up" and grp.persistent_online:
                 self.bring_online(grp)
-
-    # -- groups ------------------------------------------------------------
-    def bring_online(self, grp: Group) -> None:
-        """Bring a group's resources online on its owner (under the lock, no duration)."""
-        owner = self.node(grp.owner)
-        failed = None
-        if owner.state == "Down":
-            failed = f"owner node {owner.name} is down"
-        elif self.faults.take(owner.name, f"group:{grp.name}:online", ("fail",)):
-            failed = "injected fault"
-        for res in grp.resources:
-            problem = failed
-            if problem is None and res.type == DTC_RESOURCE_TYPE:
-                problem = self.msdtc_fails(owner)
-            res.state = "Failed" if problem else "Online"
-            failed = failed or (problem and f"resource '{res.name}' failed: {problem}")
-        self.set_group_state(grp, "Failed" if failed else "Online")
-
-    def take_offline(self, grp: Group) -> None:
-        for res in grp.resources:
-            res.state = "Offline"
-        self.set_group_state(grp, "Offline")
-
-    def group_online(self, name: str, timeout_s: float) -> Group:
-        self.clock.sleep(min(self.durations["group_online"], timeout_s))
-        with self.lock:
-            grp = self.group(name)
-            owner = self.node(grp.owner)
-            if owner.state == "Paused" and grp.state != "Online":  # a Paused node's groups stay as they are
-                raise SimError("failed", f"The cluster group '{name}' cannot come online on {owner.name}: the "
-                                         f"node is Paused.")
-            self.bring_online(grp)
-            if grp.state != "Online":
-                failed = [r.name for r in grp.resources if r.state == "Failed"]
-                raise SimError("failed", f"The cluster group '{name}' failed to come online on "
-                                         f"{grp.owner}: resource(s) {', '.join(failed)} Failed.")
-            return grp
-
-    def group_move(self, name: str, target: str, timeout_s: float) -> tuple[str, Group]:
-        with self.lock:
-            grp = self.group(name)
-            node = self.node(target)
-            if node.state != "Up":
-                raise SimError("failed", f"The node '{node.name}' is {node.state}; cannot move '{name}' there.")
-            before = grp.owner
-            was_online = grp.state == "Online"
-            self.take_offline(grp)
-            grp.owner = node.name
-        self.clock.sleep(min(self.durations["group_offline"] + self.durations["group_online"], timeout_s))
-        with self.lock:
-            if was_online:
-                self.bring_online(grp)
-            self.bump_epoch()
-            return before, grp
 
     # -- node pause and drain (Suspend-ClusterNode / Resume-ClusterNode) ----
     def suspend_node(self, name: str, drain: bool, timeout_s: float) -> tuple[str, list[dict[str, str]]]:
@@ -327,45 +304,28 @@ class Cluster(MsdtcRules):
         self.journal.change(self.name, node.name, f"node:{node.name}", before, node.state)
         self.bump_epoch()
 
-    def remove_group(self, name: str) -> bool:
-        with self.lock:
-            grp = self.groups.get(name.lower())
-            if grp is None:
-                return False
-            self.take_offline(grp)
-            del self.groups[name.lower()]
-            self.journal.change(self.name, None, f"group:{grp.name}", "Offline", "absent")
-            self.bump_epoch()
-            return True
-
-    def create_dtc_group(self, owner: Node, name: str, network_name: str) -> Group:
-        """Resources named as the agent names them (no parentheses: dependency expressions group with them)."""
-        with self.lock:
-            if name.lower() in self.groups:
-                raise SimError("failed", f"A cluster group named '{name}' already exists.")
-            grp = Group(name=name, owner=owner.name, resources=[
-                Resource(f"IP Address {network_name}", "IP Address"),
-                Resource(network_name, "Network Name"),
-                Resource(f"MSDTC-{network_name}", DTC_RESOURCE_TYPE),
-            ])
-            self.groups[name.lower()] = grp
-            self.journal.change(self.name, None, f"group:{name}", "absent", "Offline")
-            self.bump_epoch()
-            return grp
-
     # -- whole-model view --------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             return {
                 "name": self.name, "epoch": self.epoch,
                 "witness": vars(self.witness).copy() if self.witness else None,
-                "shared_drive": self.shared_drive,
-                "disk_owner": self.disk_owner(), "shared_fs": self.shared_fs.snapshot(),
+                "disks": {drive: {"owner": self.disk_owner(drive), "files": fs.snapshot()}
+                          for drive, fs in self.disks.items()},
+                "networks": [vars(n).copy() for n in self.networks],
                 "groups": [{"name": g.name, "owner": g.owner, "state": g.state,
-                            "resources": [vars(r).copy() for r in g.resources]} for g in self.groups.values()],
+                            "resources": [_resource_view(r) for r in g.resources]} for g in self.groups.values()],
                 "nodes": [{"name": n.name, "state": n.state, "db_epoch": n.db_epoch, "paused": n.paused,
                            "dtc_registered": "msdtc" in n.services,
                            "services": {s.name: s.status for s in n.services.values()},
                            "registry": n.registry.snapshot(), "fs": n.fs.snapshot(),
                            "events": list(n.events)} for n in self.nodes],
             }
+
+
+def _resource_view(res: Any) -> dict[str, Any]:
+    """A resource as `/state` shows it: name, type, state and depends_on first."""
+    view = {"name": res.name, "type": res.type, "state": res.state, "depends_on": list(res.depends_on),
+            "possible_owners": res.possible_owners, "id": res.id}
+    view.update({k: v for k, v in res.params.items()})
+    return view

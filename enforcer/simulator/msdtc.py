@@ -2,19 +2,18 @@
 
 msdtc.exe reports the same file version on every WS2016-2025 build, so nothing here turns on a version
 (windows-facts §1.4): MSDTC starts while it is registered, its service's key was not deleted by hand, and
-its log on the shared disk exists and can be read. Otherwise the Service Control Manager logs 7024 with
+its log exists and can be read. Otherwise the Service Control Manager logs 7024 with
 3221229574 and MSDTC its own events (KB Q223397), and a DTC cluster resource goes Failed.
 """
 
 from __future__ import annotations
 
-from .entities import Node, Service, SimError
+from .entities import Group, Node, Resource, Service, SimError
 from .journal import Journal
 from .stores import FileSystem
 
-DTC_LOG_DIR = "MSDTCLog"
 DTC_LOG_FILE = "MSDTC.LOG"
-DTC_RESOURCE_TYPE = "Distributed Transaction Coordinator"
+LOCAL_DTC_LOG = "C:\\Windows\\System32\\Msdtc\\MSDTC.LOG"  # the local DTC's (Get-DtcLog)
 MSDTC_FILE_VERSION = "2001.12.10941.16384"  # msdtc.exe on every WS2016-2025 build, whatever its patches
 MSDTC_ERROR = 3221229574
 EVENT_7024_MSDTC = (f"The MSDTC service terminated with service-specific error {MSDTC_ERROR} "
@@ -42,56 +41,72 @@ DTC_DEFAULTS: dict[str, dict[str, tuple[str, object]]] = {
 
 class MsdtcRules:
     """The cluster's MSDTC rules (a part of `model.Cluster`). MSDTC is registered on a node exactly while its
-    service exists: msdtc -install creates it, msdtc -uninstall has the SCM delete it."""
+    service exists: msdtc -install creates it, msdtc -uninstall has the SCM delete it. The local DTC keeps its
+    log under System32\\Msdtc; a clustered DTC on a disk it depends on, in a folder named after its resource's
+    GUID, made when it first comes online (windows-facts §1.7; [MS: Get-DtcLog])."""
 
     name: str
-    shared_drive: str
-    shared_fs: FileSystem
+    disks: dict[str, FileSystem]
     journal: Journal
 
-    @property
-    def dtc_log_path(self) -> str:
-        return f"{self.shared_drive}\\{DTC_LOG_DIR}\\{DTC_LOG_FILE}"
+    def dtc_log_folder(self, grp: Group, res: Resource) -> str | None:
+        """Where a clustered DTC keeps its log: the folder it made, or would make, on the disk it depends on."""
+        if res.params.get("log"):
+            return str(res.params["log"])
+        disk = next((d for name in res.depends_on if (d := grp.resource(name)) and d.type == "Physical Disk"), None)
+        return f"{str(disk.params['drive']).upper()}\\MSDTC\\{res.id}" if disk and disk.params.get("drive") else None
 
     def dtc_problem(self, node: Node) -> tuple[str, str] | None:
-        """Why MSDTC cannot start on `node` (cause, what is wrong), or None when it can.
+        """Why the local MSDTC service cannot start on `node` (cause, what is wrong), or None when it can.
 
         The symptom arises as it does on a modern node: MSDTC's registration is gone, its service was
-        deleted by hand, or the DTC log on the shared disk is missing or unreadable. Not from a version:
-        msdtc.exe's is the same on every node (windows-facts §1.4).
+        deleted by hand, or its log is missing or unreadable. Not from a version: msdtc.exe's is the same
+        on every node (windows-facts §1.4).
         """
+        return self._registration_problem(node) or _log_problem(node.fs, LOCAL_DTC_LOG)
+
+    def _registration_problem(self, node: Node) -> tuple[str, str] | None:
         service = node.services.get("msdtc")
         if service is None:
             return "unregistered", "MSDTC is not registered on this node (msdtc -install registers it)"
         if service.key_deleted:
             return "key_deleted", ("the MSDTC service's registry key was deleted while Windows ran: the Service "
                                    "Control Manager keeps the service without its configuration until a reboot")
-        log = self.shared_fs.get(self.dtc_log_path)
-        if log is None:
-            return "missing", f"the DTC log {self.dtc_log_path} does not exist"
-        if log.data != DTC_LOG_BYTES:
-            return "damaged", f"the DTC log {self.dtc_log_path} cannot be read"
         return None
 
     def msdtc_fails(self, node: Node) -> str | None:
-        """Check MSDTC's start on `node`; log what Windows logs when it cannot start (7024, and MSDTC's own)."""
-        problem = self.dtc_problem(node)
-        if problem is None:
-            return None
-        cause, why = problem
-        node.log_event(7024, "Service Control Manager", EVENT_7024_MSDTC)
-        for event_id, message in MSDTC_EVENTS.get(cause, []):
-            node.log_event(event_id, "MSDTC", message)
-        return why
+        """Check the local MSDTC's start on `node`; log what Windows logs when it cannot start."""
+        return _logged(node, self.dtc_problem(node))
 
-    def reset_dtc_log(self) -> None:
-        """msdtc -resetlog: a new, empty log where the DTC keeps it (the owner of the shared disk)."""
-        log = self.shared_fs.get(self.dtc_log_path)
-        self.shared_fs.write(self.dtc_log_path, DTC_LOG_BYTES)
+    def clustered_dtc_fails(self, node: Node, grp: Group, res: Resource) -> str | None:
+        """Check a clustered DTC's start on its owner `node`: MSDTC registered there, and the DTC's log on its
+        disk readable; a DTC coming online for the first time makes its log."""
+        problem = self._registration_problem(node)
+        folder = self.dtc_log_folder(grp, res)
+        if problem is None and folder is not None:
+            fs = self.disks.setdefault(folder[:2], FileSystem())
+            if not res.params.get("log"):
+                fs.write(f"{folder}\\{DTC_LOG_FILE}", DTC_LOG_BYTES)
+                res.params["log"] = folder
+                self.journal.change(self.name, None, f"path:{folder}", "absent", "present")
+            problem = _log_problem(fs, f"{folder}\\{DTC_LOG_FILE}")
+        return _logged(node, problem)
+
+    def reset_dtc_log(self, grp: Group, res: Resource) -> str:
+        """Reset-DtcLog -DtcName: a new, empty log where the clustered DTC keeps it; returns its folder."""
+        folder = self.dtc_log_folder(grp, res)
+        if folder is None:
+            raise SimError("failed", f"the DTC {res.name} depends on no disk to keep its log on")
+        fs = self.disks.setdefault(folder[:2], FileSystem())
+        path = f"{folder}\\{DTC_LOG_FILE}"
+        log = fs.get(path)
+        fs.write(path, DTC_LOG_BYTES)
+        res.params["log"] = folder
         if log is None:
-            self.journal.change(self.name, None, f"path:{self.shared_drive}\\{DTC_LOG_DIR}", "absent", "present")
+            self.journal.change(self.name, None, f"path:{folder}", "absent", "present")
         before = "absent" if log is None else "readable" if log.data == DTC_LOG_BYTES else "unreadable"
-        self.journal.change(self.name, None, "dtc_log", before, "reset")
+        self.journal.change(self.name, None, f"dtc_log:{res.name}", before, "reset")
+        return folder
 
     def register_dtc(self, node: Node) -> bool:
         """msdtc -install: the service again (Stopped, Manual) and its keys' defaults where there are none; the
@@ -127,3 +142,23 @@ class MsdtcRules:
             self.journal.change(self.name, node.name, f"registry:{DTC_SERVICE_KEY}", "present", "absent")
         self.journal.change(self.name, node.name, "dtc", "registered", "unregistered")
         return True
+
+
+def _log_problem(fs: FileSystem, path: str) -> tuple[str, str] | None:
+    log = fs.get(path)
+    if log is None:
+        return "missing", f"the DTC log {path} does not exist"
+    if log.data != DTC_LOG_BYTES:
+        return "damaged", f"the DTC log {path} cannot be read"
+    return None
+
+
+def _logged(node: Node, problem: tuple[str, str] | None) -> str | None:
+    """What Windows logs when MSDTC cannot start (7024, and MSDTC's own beside it); returns why, or None."""
+    if problem is None:
+        return None
+    cause, why = problem
+    node.log_event(7024, "Service Control Manager", EVENT_7024_MSDTC)
+    for event_id, message in MSDTC_EVENTS.get(cause, []):
+        node.log_event(event_id, "MSDTC", message)
+    return why

@@ -16,11 +16,15 @@ from typing import Any
 
 import yaml
 
-from .entities import WITNESS_TYPES, Clock, Group, Node, Resource, Service, Witness
+from .entities import WITNESS_TYPES, Clock, Group, Network, Node, Resource, Service, Witness
 from .faults import FaultBook
+from .groups import resource_id
 from .journal import Journal
 from .model import Cluster
-from .msdtc import DTC_LOG_BYTES
+from .msdtc import DTC_LOG_BYTES, DTC_LOG_FILE
+from .stores import FileSystem
+
+OS_BUILDS = {"ws2019": 17763, "ws2022": 20348}
 
 
 class ScenarioError(ValueError):
@@ -65,7 +69,7 @@ def build_cluster(scenario: dict[str, Any], index: int, node_count: int, clock: 
     """Cluster `CLU<index>` with nodes `CLU<index>-A`, `-B`, ... from the scenario.
 
     `node:` describes every node; `nodes: {B: {...}}` overrides it for one node (by its letter), e.g.
-    `{paused: true}` for a node an operator paused.
+    `{paused: true}` for a node an operator paused, `{os: ws2022}` or `{cluster_module: false}`.
     """
     name = f"CLU{index}"
     spec = scenario.get("cluster", {})
@@ -77,25 +81,76 @@ def build_cluster(scenario: dict[str, Any], index: int, node_count: int, clock: 
                             f"{node_count}-node cluster")
     nodes = [_build_node(f"{name}-{letter}", _merge(scenario.get("node", {}), overrides.get(letter) or {}))
              for letter in letters]
-    cluster = Cluster(name, nodes, shared_drive=spec.get("shared_drive", "Q:"), clock=clock, journal=journal,
-                      faults=faults, witness=_witness(spec.get("witness"), name))
+    cluster = Cluster(name, nodes, clock=clock, journal=journal, faults=faults,
+                      witness=_witness(spec.get("witness"), name), networks=_networks(spec.get("networks") or {}))
     for node in nodes:
         node.db_epoch = cluster.epoch
     if cluster.witness:
         cluster.witness.epoch = cluster.epoch
-    for group_name, g in spec.get("groups", {}).items():
-        if g is None:  # a group the scenario it extends has, removed (`NAME: null`)
-            continue
-        state = g.get("state", "Online")
-        failed = set(g.get("failed_resources", []))
-        owner = nodes[g.get("owner", 0)].name
-        cluster.groups[group_name.lower()] = Group(group_name, owner, state, [
-            Resource(r["name"], r["type"], "Failed" if r["name"] in failed else
-                     ("Online" if state in ("Online", "Failed") else state))
-            for r in g.get("resources", [])])
-    for path, content in spec.get("shared_files", {}).items():
-        cluster.shared_fs.write(path, _file_bytes(content))
+    for group_name, g in (spec.get("groups") or {}).items():
+        if g is not None:  # None: a group the scenario it extends has, removed (`NAME: null`)
+            cluster.groups[group_name.lower()] = _build_group(cluster, group_name, g)
+    for grp in cluster.groups.values():
+        for res in grp.resources:
+            if "log" in res.params:
+                _write_dtc_log(cluster, grp, res)
+    for path, content in (spec.get("disk_files") or {}).items():
+        cluster.disks.setdefault(path[:2].upper(), FileSystem()).write(path, _file_bytes(content))
     return cluster
+
+
+def _build_group(cluster: Cluster, name: str, spec: dict[str, Any]) -> Group:
+    """`resources` by name, each with its `type`, and `depends_on`, `state`, `possible_owners` (node letters),
+    `drive` (a Physical Disk), `address` or `dhcp` (an IP Address), `log` (a DTC's: readable, damaged or
+    missing). A resource's state is its group's unless it says otherwise."""
+    state = spec.get("state", "Online")
+    try:
+        owner = cluster.nodes[spec.get("owner", 0)].name
+    except IndexError:
+        raise ScenarioError(f"group {name}: owner {spec.get('owner')} is not a node index") from None
+    grp = Group(name, owner, state, persistent_online=state != "Offline")
+    if spec.get("failover_threshold") is not None:
+        grp.failover_threshold = int(spec["failover_threshold"])
+    default = "Offline" if state == "Offline" else "Online"
+    for res_name, r in (spec.get("resources") or {}).items():
+        if r is None:
+            continue
+        if not isinstance(r, dict) or "type" not in r:
+            raise ScenarioError(f"group {name}: resource {res_name!r} needs a type")
+        params: dict[str, Any] = {k: r[k] for k in ("address", "dhcp", "log") if k in r}
+        if r.get("drive"):
+            params["drive"] = str(r["drive"]).upper()
+            cluster.disks.setdefault(params["drive"], FileSystem())
+        owners = r.get("possible_owners")
+        grp.resources.append(Resource(
+            res_name, r["type"], r.get("state", default), list(r.get("depends_on") or []),
+            None if owners is None else [f"{cluster.name}-{letter}" for letter in owners], params,
+            resource_id(cluster.name, res_name, 0)))
+    return grp
+
+
+def _write_dtc_log(cluster: Cluster, grp: Group, res: Resource) -> None:
+    """A DTC's log where it keeps it, on the disk it depends on (`missing`: it made one, since deleted)."""
+    condition = res.params.pop("log")
+    folder = cluster.dtc_log_folder(grp, res)
+    if folder is None:
+        raise ScenarioError(f"resource {res.name} has a log but depends on no disk with a drive")
+    if condition not in ("readable", "damaged", "missing"):
+        raise ScenarioError(f"a DTC log is readable, damaged or missing, not {condition!r}")
+    res.params["log"] = folder
+    if condition != "missing":
+        cluster.disks[folder[:2]].write(f"{folder}\\{DTC_LOG_FILE}", _file_bytes({"dtc_log": condition}))
+
+
+def _networks(spec: dict[str, Any]) -> list[Network]:
+    """`networks: {NAME: {address, mask, role, dhcp}}`: role none, cluster or cluster_and_client (the default)."""
+    networks = []
+    for name, n in spec.items():
+        role = n.get("role", "cluster_and_client")
+        if role not in ("none", "cluster", "cluster_and_client"):
+            raise ScenarioError(f"network {name}: role must be none, cluster or cluster_and_client, not {role!r}")
+        networks.append(Network(name, str(n["address"]), str(n["mask"]), role, bool(n.get("dhcp", False))))
+    return networks
 
 
 def _witness(spec: dict[str, Any] | None, cluster: str) -> Witness | None:
@@ -106,11 +161,18 @@ def _witness(spec: dict[str, Any] | None, cluster: str) -> Witness | None:
     if kind not in WITNESS_TYPES:
         raise ScenarioError(f"witness type must be one of {', '.join(WITNESS_TYPES)}, not {kind!r}")
     default = "Cluster Disk Witness" if kind == "disk" else WITNESS_TYPES[kind]  # the resource's name as created
-    return Witness(kind, str(spec.get("name", default)))
+    state = spec.get("state", "Online")
+    if state not in ("Online", "Offline", "Failed"):
+        raise ScenarioError(f"witness state must be Online, Offline or Failed, not {state!r}")
+    return Witness(kind, str(spec.get("name", default)), state=state)
 
 
 def _build_node(name: str, spec: dict[str, Any]) -> Node:
-    node = Node(name, paused=bool(spec.get("paused", False)))
+    os_name = spec.get("os", "ws2019")
+    if os_name not in OS_BUILDS:
+        raise ScenarioError(f"os must be one of {', '.join(OS_BUILDS)}, not {os_name!r}")
+    node = Node(name, paused=bool(spec.get("paused", False)), cluster_module=bool(spec.get("cluster_module", True)),
+                os_build=OS_BUILDS[os_name])
     for svc_name, s in spec.get("services", {}).items():
         node.services[svc_name.lower()] = Service(
             svc_name, s.get("display_name", svc_name), s.get("status", "Stopped"), s.get("start_type", "Automatic"),

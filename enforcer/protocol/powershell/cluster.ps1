@@ -1,5 +1,6 @@
 # enforcer agent, failover cluster ops: cluster.nodes, cluster.groups,
-# cluster.group.*, cluster.node.*, cluster.service.*.
+# cluster.networks, cluster.group.*, cluster.resource.*, cluster.node.*,
+# cluster.service.*.
 
 function Import-ClusterModule {
     if (Get-Module -Name FailoverClusters) { return }
@@ -45,12 +46,143 @@ function Get-ClusterNodeOrThrow {
     $node
 }
 
+function Find-ClusterResource {
+    param([string]$Name)
+    Get-ClusterResource | Where-Object { $_.Name -eq $Name } | Select-Object -First 1
+}
+
+function Get-ClusterResourceOrThrow {
+    param([string]$Name)
+    $resource = Find-ClusterResource $Name
+    if ($null -eq $resource) { throw (New-OpError 'not_found' "no such cluster resource: $Name") }
+    $resource
+}
+
+# The names a resource depends on, one per line of output (callers collect
+# them with @()). A dependency expression names resources in brackets, ANDs
+# and ORs them and may group them in parentheses, e.g.
+# "([IP Address 1] or [IP Address 2]) and [Cluster Disk 1]"; an empty
+# expression means no dependencies.
+function Get-ResourceDependencyNames {
+    param($Resource)
+    $expression = (Get-ClusterResourceDependency -InputObject $Resource).DependencyExpression
+    if ($expression) {
+        foreach ($match in [regex]::Matches($expression, '\[([^\]]*)\]')) { $match.Groups[1].Value }
+    }
+}
+
+# The nodes a resource may come online on; OwnerNodes holds ClusterNode
+# objects.
+function Get-ResourcePossibleOwners {
+    param($Resource)
+    foreach ($node in @((Get-ClusterOwnerNode -InputObject $Resource).OwnerNodes)) {
+        if ($null -ne $node) { $node.Name }
+    }
+}
+
+function ConvertTo-ResourceData {
+    param($Resource)
+    [ordered]@{
+        name            = $Resource.Name
+        type            = $Resource.ResourceType.Name
+        state           = $Resource.State.ToString()
+        depends_on      = @(Get-ResourceDependencyNames $Resource)
+        possible_owners = @(Get-ResourcePossibleOwners $Resource)
+    }
+}
+
 function ConvertTo-GroupData {
     param($Group)
-    $resources = @($Group | Get-ClusterResource | ForEach-Object {
-            [ordered]@{ name = $_.Name; type = $_.ResourceType.Name; state = $_.State.ToString() }
-        })
+    $resources = @($Group | Get-ClusterResource | ForEach-Object { ConvertTo-ResourceData $_ })
     [ordered]@{ name = $Group.Name; state = $Group.State.ToString(); owner = $Group.OwnerNode.Name; resources = $resources }
+}
+
+# An all-AND dependency expression: "[a] and [b]"; no names give "", which
+# clears the dependencies.
+function Join-DependencyExpression {
+    param([string[]]$Names)
+    (@($Names) | ForEach-Object { "[$_]" }) -join ' and '
+}
+
+# Dependencies never cross groups (the cluster refuses them with an error that
+# does not say which name), a resource cannot depend on itself, and a name
+# with a bracket cannot be written in an expression. Returns the names as the
+# cluster spells them, each once.
+function Resolve-DependencyNames {
+    param([string]$Group, [string]$Dependent, $Names)
+    $members = @(Get-ClusterGroupOrThrow $Group | Get-ClusterResource | ForEach-Object { $_.Name })
+    $resolved = New-Object System.Collections.ArrayList
+    foreach ($name in @($Names)) {
+        if ($name -match '[\[\]]') { throw (New-OpError 'invalid_args' "dependency '$name' cannot be written in a dependency expression (it has a bracket)") }
+        if ($name -eq $Dependent) { throw (New-OpError 'invalid_args' "resource $Dependent cannot depend on itself") }
+        $member = $members | Where-Object { $_ -eq $name } | Select-Object -First 1
+        if ($null -eq $member) { throw (New-OpError 'invalid_args' "dependency '$name' of $Dependent is not a resource of group $Group") }
+        if (@($resolved) -notcontains $member) { $null = $resolved.Add($member) }
+    }
+    , $resolved.ToArray()
+}
+
+# Role is a bit mask, a ClusterNetworkRole enum since Windows Server 2016 and
+# a UInt32 before: 1 carries cluster traffic, 2 client traffic. 3 is the
+# usual client network; 2 alone (client only, from old builds) is counted
+# with it, since what matters to a role's IP address is that clients reach it.
+function ConvertTo-NetworkRole {
+    param($Role)
+    $bits = [int]$Role
+    if ($bits -band 2) { return 'cluster_and_client' }
+    if ($bits -band 1) { return 'cluster' }
+    'none'
+}
+
+# Address and AddressMask are the IPv4 subnet; an IPv6-only network has
+# none, which is "" here rather than null.
+function ConvertTo-NetworkData {
+    param($Network)
+    [ordered]@{
+        name    = $Network.Name
+        address = "$($Network.Address)"
+        mask    = "$($Network.AddressMask)"
+        role    = ConvertTo-NetworkRole $Network.Role
+        state   = "$($Network.State)"
+    }
+}
+
+# The group of the disks no role uses yet, found by its GroupType rather than
+# by its display name; 'Available Storage' (that name) if no group says so.
+function Get-AvailableStorageGroupName {
+    $group = Get-ClusterGroup | Where-Object { "$($_.GroupType)" -eq 'AvailableStorage' } | Select-Object -First 1
+    if ($null -ne $group) { return $group.Name }
+    'Available Storage'
+}
+
+# A resource changes group only between two groups one node owns, whatever
+# its state (ChangeClusterResourceGroup). The role being built is the one that
+# moves, while all of it is offline: Available Storage keeps serving its other
+# disks where they are.
+function Move-GroupToNode {
+    param([string]$Group, [string]$Node)
+    if ((Get-ClusterGroupOrThrow $Group).OwnerNode.Name -ne $Node) {
+        $null = Move-ClusterGroup -Name $Group -Node $Node
+    }
+}
+
+# Puts a disk moved into a partial role back in Available Storage, as it was.
+# Moving a resource moves every resource joined to it by dependencies, so
+# whatever depends on the disk first stops depending on anything.
+function Restore-DiskToStorage {
+    param([string]$Disk, [string]$Group, [string]$StorageGroup, [bool]$Online)
+    $resource = Find-ClusterResource $Disk
+    if ($null -eq $resource -or $resource.OwnerGroup.Name -ne $Group) { return }
+    foreach ($other in @(Get-ClusterGroupOrThrow $Group | Get-ClusterResource)) {
+        if ($other.Name -ne $resource.Name -and @(Get-ResourceDependencyNames $other) -contains $resource.Name) {
+            $null = Set-ClusterResourceDependency -Resource $other.Name -Dependency ''
+        }
+    }
+    Move-GroupToNode -Group $Group -Node (Get-ClusterGroupOrThrow $StorageGroup).OwnerNode.Name
+    $null = Move-ClusterResource -Name $resource.Name -Group $StorageGroup
+    if ($Online -and (Get-ClusterResourceOrThrow $resource.Name).State.ToString() -ne 'Online') {
+        $null = Start-ClusterResource -Name $resource.Name
+    }
 }
 
 function Get-LocalNodeName {
@@ -158,6 +290,12 @@ $script:EnforcerOps['cluster.groups'] = {
     [ordered]@{ groups = @(foreach ($group in @(Get-ClusterGroup)) { ConvertTo-GroupData $group }) }
 }
 
+$script:EnforcerOps['cluster.networks'] = {
+    param($a)
+    Assert-ClusterService
+    [ordered]@{ networks = @(foreach ($network in @(Get-ClusterNetwork)) { ConvertTo-NetworkData $network }) }
+}
+
 $script:EnforcerOps['cluster.group.remove'] = {
     param($a)
     $name = Get-Arg $a 'name' -Required -As string
@@ -170,12 +308,18 @@ $script:EnforcerOps['cluster.group.remove'] = {
     [ordered]@{ name = $name; existed = $existed }
 }
 
+# The DTC keeps its log on the role's disk, which comes from Available
+# Storage and is offline, like the rest of the new role, when the op ends.
+# Remove-ClusterGroup -RemoveResources deletes every resource of the group,
+# so the cleanup of a failed create puts the disk back first, and keeps the
+# group rather than lose the disk when that fails.
 $script:EnforcerOps['cluster.group.create_dtc'] = {
     param($a)
     Assert-ClusterService
     $name = Get-Arg $a 'name' 'MSDTC' -As string
     $networkName = Get-Arg $a 'network_name' ('MSDTC-' + (Get-Cluster).Name) -As string
     $address = Get-Arg $a 'ip_address' -As string
+    $disk = Get-Arg $a 'disk' -Required -As string
     # The Network Name publishes a NetBIOS computer name: a longer one never comes online (KB 909264).
     if ($networkName.Length -gt 15) {
         throw (New-OpError 'invalid_args' "network name '$networkName' is longer than 15 characters (a NetBIOS name)")
@@ -187,29 +331,147 @@ $script:EnforcerOps['cluster.group.create_dtc'] = {
         }
     }
     if (Find-ClusterGroup $name) { throw (New-OpError 'failed' "cluster group $name already exists") }
+    $storageGroup = Get-AvailableStorageGroupName
+    $diskResource = Get-ClusterResourceOrThrow $disk
+    $disk = $diskResource.Name
+    if ($diskResource.ResourceType.Name -ne 'Physical Disk') {
+        throw (New-OpError 'failed' "cluster resource $disk is a $($diskResource.ResourceType.Name), not a Physical Disk")
+    }
+    if ($diskResource.OwnerGroup.Name -ne $storageGroup) {
+        throw (New-OpError 'failed' "disk $disk is in group $($diskResource.OwnerGroup.Name), not in $storageGroup")
+    }
+    $diskWasOnline = $diskResource.State.ToString() -eq 'Online'
     # No parentheses in names: dependency expressions use them for grouping.
     $ipName = "IP Address $networkName"
     $dtcName = "MSDTC-$networkName"
     try {
         $null = Add-ClusterGroup -Name $name
+        $owner = (Get-ClusterGroupOrThrow $name).OwnerNode.Name
         $null = Add-ClusterResource -Name $ipName -ResourceType 'IP Address' -Group $name
         $null = Get-ClusterResource -Name $ipName | Set-ClusterParameter -Multiple (Get-DtcIpParameters $address)
         $null = Add-ClusterResource -Name $networkName -ResourceType 'Network Name' -Group $name
         $null = Get-ClusterResource -Name $networkName | Set-ClusterParameter -Multiple @{ Name = $networkName; DnsName = $networkName }
         $null = Set-ClusterResourceDependency -Resource $networkName -Dependency "[$ipName]"
+        # The disk moves in before anything depends on it (a move takes the
+        # resources joined by dependencies along), and the role, all offline
+        # again, goes back to the node it was created on.
+        Move-GroupToNode -Group $name -Node (Get-ClusterGroupOrThrow $storageGroup).OwnerNode.Name
+        $null = Move-ClusterResource -Name $disk -Group $name
+        if ((Get-ClusterResourceOrThrow $disk).State.ToString() -ne 'Offline') { $null = Stop-ClusterResource -Name $disk }
+        Move-GroupToNode -Group $name -Node $owner
         $null = Add-ClusterResource -Name $dtcName -ResourceType 'Distributed Transaction Coordinator' -Group $name
-        $null = Set-ClusterResourceDependency -Resource $dtcName -Dependency "[$networkName]"
+        $null = Set-ClusterResourceDependency -Resource $dtcName -Dependency (Join-DependencyExpression @($networkName, $disk))
     } catch {
         $failure = $_
         # Leave no half-built group behind: the op either happened or did not.
         try {
-            if (Find-ClusterGroup $name) { Remove-ClusterGroup -Name $name -RemoveResources -Force }
+            if (Find-ClusterGroup $name) {
+                Restore-DiskToStorage -Disk $disk -Group $name -StorageGroup $storageGroup -Online $diskWasOnline
+                Remove-ClusterGroup -Name $name -RemoveResources -Force
+            }
         } catch {
-            $failure = New-OpError 'failed' "$(Get-ErrorMessage $failure); removing the partial group $name also failed: $(Get-ErrorMessage $_)"
+            $failure = New-OpError 'failed' "$(Get-ErrorMessage $failure); removing the partial group $name also failed, so it is left in place (check where disk $disk is): $(Get-ErrorMessage $_)"
         }
         throw $failure
     }
     ConvertTo-GroupData (Get-ClusterGroupOrThrow $name)
+}
+
+$script:EnforcerOps['cluster.resource.add'] = {
+    param($a)
+    $name = Get-Arg $a 'name' -Required -As string
+    $type = Get-Arg $a 'type' -Required -As string
+    $groupName = Get-Arg $a 'group' -Required -As string
+    $dependsOn = Get-Arg $a 'depends_on' @() -As strings
+    Assert-ClusterService
+    if (Find-ClusterResource $name) { throw (New-OpError 'failed' "cluster resource $name already exists") }
+    $group = Get-ClusterGroupOrThrow $groupName
+    $dependencies = Resolve-DependencyNames -Group $group.Name -Dependent $name -Names $dependsOn
+    try {
+        $null = Add-ClusterResource -Name $name -ResourceType $type -Group $group.Name
+        if ($dependencies.Count -gt 0) {
+            $null = Set-ClusterResourceDependency -Resource $name -Dependency (Join-DependencyExpression $dependencies)
+        }
+    } catch {
+        $failure = $_
+        # A resource without the dependencies asked for is not what was asked
+        # for: the op either happened or did not.
+        try {
+            if (Find-ClusterResource $name) { $null = Remove-ClusterResource -Name $name -Force }
+        } catch {
+            $failure = New-OpError 'failed' "$(Get-ErrorMessage $failure); removing the new resource $name also failed: $(Get-ErrorMessage $_)"
+        }
+        throw $failure
+    }
+    $resource = Get-ClusterResourceOrThrow $name
+    [ordered]@{
+        name       = $resource.Name
+        type       = $resource.ResourceType.Name
+        group      = $resource.OwnerGroup.Name
+        state      = $resource.State.ToString()
+        depends_on = @(Get-ResourceDependencyNames $resource)
+    }
+}
+
+# The cluster deletes only an offline resource that is not a core resource
+# and that no other resource depends on (MS-CMRP ApiDeleteResource). The last
+# two are checked first, so a refused removal has taken nothing offline; the
+# rest of the group keeps running.
+$script:EnforcerOps['cluster.resource.remove'] = {
+    param($a)
+    $name = Get-Arg $a 'name' -Required -As string
+    Assert-ClusterService
+    $resource = Find-ClusterResource $name
+    $existed = $null -ne $resource
+    if ($existed) {
+        if ($resource.IsCoreResource) { throw (New-OpError 'failed' "$($resource.Name) is a core cluster resource: it cannot be removed") }
+        $dependents = @(Get-ClusterGroupOrThrow $resource.OwnerGroup.Name | Get-ClusterResource | Where-Object {
+                @(Get-ResourceDependencyNames $_) -contains $resource.Name
+            } | ForEach-Object { $_.Name })
+        if ($dependents.Count -gt 0) {
+            throw (New-OpError 'failed' "resource $($resource.Name) cannot be removed: $($dependents -join ', ') depend(s) on it")
+        }
+        if ($resource.State.ToString() -ne 'Offline') { $null = Stop-ClusterResource -Name $resource.Name }
+        $null = Remove-ClusterResource -Name $resource.Name -Force
+    }
+    [ordered]@{ name = $name; existed = $existed }
+}
+
+# Whether any of the resources named depends on $Target, directly or through
+# others (all of one group); the cluster refuses a circular dependency.
+function Test-ReachesResource {
+    param([string]$Target, $From)
+    $seen = @{}
+    $todo = New-Object System.Collections.Queue
+    foreach ($name in @($From)) { $todo.Enqueue($name) }
+    while ($todo.Count -gt 0) {
+        $current = [string]$todo.Dequeue()
+        if ($current -eq $Target) { return $true }
+        if ($seen.ContainsKey($current)) { continue }
+        $seen[$current] = $true
+        $resource = Find-ClusterResource $current
+        if ($null -ne $resource) {
+            foreach ($next in @(Get-ResourceDependencyNames $resource)) { $todo.Enqueue($next) }
+        }
+    }
+    $false
+}
+
+# Set-ClusterResourceDependency replaces the whole expression, so the answer's
+# 'before' is what was replaced.
+$script:EnforcerOps['cluster.resource.set_dependencies'] = {
+    param($a)
+    $name = Get-Arg $a 'name' -Required -As string
+    $dependsOn = Get-Arg $a 'depends_on' -Required -As strings
+    Assert-ClusterService
+    $resource = Get-ClusterResourceOrThrow $name
+    $dependencies = Resolve-DependencyNames -Group $resource.OwnerGroup.Name -Dependent $resource.Name -Names $dependsOn
+    if (Test-ReachesResource -Target $resource.Name -From $dependencies) {
+        throw (New-OpError 'invalid_args' "the dependencies of $($resource.Name) would form a cycle")
+    }
+    $before = @(Get-ResourceDependencyNames $resource)
+    $null = Set-ClusterResourceDependency -Resource $resource.Name -Dependency (Join-DependencyExpression $dependencies)
+    [ordered]@{ name = $name; before = $before; depends_on = @(Get-ResourceDependencyNames (Get-ClusterResourceOrThrow $name)) }
 }
 
 $script:EnforcerOps['cluster.group.move'] = {
@@ -341,6 +603,12 @@ $script:EnforcerOps['cluster.service.stop'] = {
 $script:EnforcerOps['cluster.service.start'] = {
     param($a)
     $deadline = Get-Deadline (Get-Arg $a 'timeout_s' 120 -As number)
+    $until = Get-Arg $a 'until' 'up' -As string
+    if (@('up', 'running') -notcontains $until) { throw (New-OpError 'invalid_args' "argument 'until' must be up or running") }
+    # With 'running', a node Joining (its service waits for the other
+    # nodes to make a quorum, Start-ClusterNode's first answer) is reached.
+    $accepted = @('Up', 'Paused')
+    if ($until -eq 'running') { $accepted += 'Joining' }
     $service = Get-ClusterServiceController
     $before = Get-LocalNodeState
     $started = [DateTime]::UtcNow
@@ -348,8 +616,8 @@ $script:EnforcerOps['cluster.service.start'] = {
     Import-ClusterModule
     # A running service is not yet a joined node; the cluster API refuses
     # calls until it has joined, which is part of the wait, not a failure.
-    $state = $null
-    Wait-Until -Deadline $deadline -What "node $env:COMPUTERNAME to be Up" -Condition {
+    $seen = @{ state = $null }
+    Wait-Until -Deadline $deadline -What "node $env:COMPUTERNAME to be $($accepted -join ' or ')" -Condition {
         $service.Refresh()
         if ($service.Status.ToString() -eq 'Stopped') {
             $query = @{ ids = @(1561, 5398); source = 'Microsoft-Windows-FailoverClustering'; since = $started.ToString('o'); max = 1 }
@@ -359,11 +627,11 @@ $script:EnforcerOps['cluster.service.start'] = {
             throw (New-OpError 'failed' "The cluster service on $env:COMPUTERNAME stopped: $why")
         }
         try {
-            $state = (Get-ClusterNode -Name $env:COMPUTERNAME).State.ToString()
+            $seen.state = (Get-ClusterNode -Name $env:COMPUTERNAME).State.ToString()
         } catch {
-            $state = $null
+            $seen.state = $null
         }
-        $state -eq 'Up' -or $state -eq 'Paused'
+        $accepted -contains $seen.state
     }.GetNewClosure()
-    [ordered]@{ node = (Get-LocalNodeName); before = $before; state = (Get-LocalNodeState) }
+    [ordered]@{ node = (Get-LocalNodeName); before = $before; state = $seen.state }
 }

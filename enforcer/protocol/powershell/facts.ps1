@@ -28,23 +28,36 @@ $script:EnforcerOps['facts'] = {
     try {
         $nodes = & $ops['cluster.nodes'] @{}
         $groups = & $ops['cluster.groups'] @{}
-        $cluster = [ordered]@{ name = $nodes['cluster']; local_node = $nodes['local_node']; nodes = $nodes['nodes']; witness = $nodes['witness']; groups = $groups['groups'] }
+        $networks = & $ops['cluster.networks'] @{}
+        $cluster = [ordered]@{
+            name       = $nodes['cluster']
+            local_node = $nodes['local_node']
+            nodes      = $nodes['nodes']
+            witness    = $nodes['witness']
+            groups     = $groups['groups']
+            networks   = $networks['networks']
+        }
     } catch {
         $clusterError = Get-ErrorMessage $_
     }
+    # Whether the cluster cmdlets are installed (RSAT-Clustering-PowerShell),
+    # looked up without importing the module; a node with ClusSvc but not the
+    # module fails every cluster op.
+    $clusterModule = [bool](Get-Module -ListAvailable -Name FailoverClusters -ErrorAction SilentlyContinue)
 
     $os = Get-CimInstance -ClassName Win32_OperatingSystem
     [ordered]@{
-        hostname      = $env:COMPUTERNAME
-        time          = [DateTime]::UtcNow.ToString('o')
-        os            = [ordered]@{ caption = $os.Caption; version = $os.Version }
-        services      = $services
-        registry      = $registry
-        paths         = $paths
-        dtc           = & $ops['dtc.get'] @{}
-        sql           = & $ops['sql.get'] @{}
-        cluster       = $cluster
-        cluster_error = $clusterError
-        events        = $events
+        hostname       = $env:COMPUTERNAME
+        time           = [DateTime]::UtcNow.ToString('o')
+        os             = [ordered]@{ caption = $os.Caption; version = $os.Version }
+        services       = $services
+        registry       = $registry
+        paths          = $paths
+        dtc            = & $ops['dtc.get'] @{}
+        sql            = & $ops['sql.get'] @{}
+        cluster        = $cluster
+        cluster_error  = $clusterError
+        cluster_module = $clusterModule
+        events         = $events
     }
 }

@@ -63,11 +63,13 @@ def _timeout(args: dict[str, Any], default: float) -> float:
 
 
 def _fs_for(ctx: OpContext, path: str) -> FileSystem:
-    """The shared disk answers only through the node that owns it, as on a real cluster."""
-    if norm_path(path)[:2].upper() != ctx.cluster.shared_drive:
+    """A clustered disk answers only through the node that owns it, as on a real cluster; a disk whose resource
+    was removed answers nobody."""
+    drive = norm_path(path)[:2].upper()
+    if drive not in ctx.cluster.disks:
         return ctx.node.fs
-    owner = ctx.cluster.disk_owner()
+    owner = ctx.cluster.disk_owner(drive)
     if owner is None or owner.lower() != ctx.node.name.lower():
-        raise SimError("unavailable", f"The device is not ready: {ctx.cluster.shared_drive} is owned by "
-                                      f"{owner or 'no node'}, not {ctx.node.name}.")
-    return ctx.cluster.shared_fs
+        raise SimError("unavailable", f"The device is not ready: {drive} is owned by {owner or 'no node'}, not "
+                                      f"{ctx.node.name}.")
+    return ctx.cluster.disks[drive]

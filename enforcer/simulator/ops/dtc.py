@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
+from ...protocol.wsfc import DTC_TYPE
 from ..entities import SimError
-from ..msdtc import DTC_LOG_BYTES, DTC_RESOURCE_TYPE, MSDTC_FILE_VERSION
+from ..msdtc import DTC_LOG_BYTES, LOCAL_DTC_LOG, MSDTC_FILE_VERSION
 from .common import Handler, OpContext, _arg, _fs_for, _timeout
 from .path import path_archive
 
 MSDTC_EXE = "C:\\Windows\\System32\\msdtc.exe"
-LOCAL_DTC_LOG = "C:\\Windows\\System32\\Msdtc\\MSDTC.LOG"
 SQL_INSTANCES_KEY = "HKLM\\SOFTWARE\\Microsoft\\Microsoft SQL Server\\Instance Names\\SQL"
 
 
@@ -57,25 +57,26 @@ def dtc_uninstall(ctx: OpContext, args: dict) -> dict:
 
 
 def dtc_reset_log(ctx: OpContext, args: dict) -> dict:
-    """`Reset-DtcLog -DtcName NAME` for a clustered DTC (its log on the shared disk, reached through the disk's
-    owner), the local one's without a name; the old log's folder archived to `backup_to` first. A new log loses
-    the outcome of in-doubt transactions."""
+    """`Reset-DtcLog -DtcName NAME` for a clustered DTC (its log on its disk, reached through the disk's owner),
+    the local one's without a name; the old log's folder archived to `backup_to` first. A new log loses the
+    outcome of in-doubt transactions."""
     dtc_name = _arg(args, "dtc_name", "string", None)
     backup_to = _arg(args, "backup_to", "string", None)
     ctx.cluster.clock.sleep(min(ctx.cluster.durations["dtc_reset_log"], _timeout(args, 120)))
     with ctx.cluster.lock:
-        if dtc_name is not None and not any(r.name.lower() == dtc_name.lower() and r.type == DTC_RESOURCE_TYPE
-                                            for g in ctx.cluster.groups.values() for r in g.resources):
+        found = ctx.cluster.find_resource(dtc_name) if dtc_name is not None else None
+        if dtc_name is not None and (found is None or found[1].type != DTC_TYPE):
             raise SimError("not_found", f"no DTC instance {dtc_name} on this node")
-        log = LOCAL_DTC_LOG if dtc_name is None else ctx.cluster.dtc_log_path
-        folder = log.rpartition("\\")[0]
+        folder = LOCAL_DTC_LOG.rpartition("\\")[0] if found is None else ctx.cluster.dtc_log_folder(*found)
+        if folder is None:
+            raise SimError("failed", f"the DTC {dtc_name} depends on no disk to keep its log on")
         fs = _fs_for(ctx, folder)  # a clustered DTC's disk answers only through its owner
         archived = path_archive(ctx, {"path": folder, "dest": backup_to}) if backup_to else {"archived": False,
                                                                                               "bytes": 0}
-        if dtc_name is None:
-            fs.write(log, DTC_LOG_BYTES)
+        if found is None:
+            fs.write(LOCAL_DTC_LOG, DTC_LOG_BYTES)
         else:
-            ctx.cluster.reset_dtc_log()
+            ctx.cluster.reset_dtc_log(*found)
     return {"dtc_name": dtc_name, "log": folder, "archived": archived["archived"], "bytes": archived["bytes"]}
 
 

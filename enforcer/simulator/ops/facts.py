@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..entities import SimError, utcnow_iso
 from ..stores import norm_path
-from .cluster import cluster_groups, cluster_nodes
+from .cluster import cluster_groups, cluster_networks, cluster_nodes
 from .common import Handler, OpContext, _arg
 from .dtc import dtc_get, sql_get
 from .events import events_query
@@ -12,24 +12,30 @@ from .path import path_get
 from .registry import registry_get
 from .service import service_get
 
+OS_BY_BUILD = {
+    17763: {"caption": "Microsoft Windows Server 2019 Datacenter", "version": "10.0.17763"},
+    20348: {"caption": "Microsoft Windows Server 2022 Datacenter", "version": "10.0.20348"},
+}
+
 
 def facts(ctx: OpContext, args: dict) -> dict:
     services = _arg(args, "services", "strings", ["ClusSvc", "MSDTC"])
     cluster, cluster_error = None, None
     try:
-        cluster = {"name": ctx.cluster.name, **cluster_nodes(ctx, {}), **cluster_groups(ctx, {})}
+        cluster = {"name": ctx.cluster.name, **cluster_nodes(ctx, {}), **cluster_groups(ctx, {}),
+                   **cluster_networks(ctx, {})}
         cluster.pop("cluster")
     except SimError as exc:
         cluster_error = exc.message
     events = _arg(args, "events", "object", None)
     return {
         "hostname": ctx.node.name, "time": utcnow_iso(),
-        "os": {"caption": "Microsoft Windows Server 2019 Datacenter", "version": "10.0.17763"},
+        "os": OS_BY_BUILD[ctx.node.os_build],
         "services": {name: service_get(ctx, {"name": name}) for name in services},
         "registry": {path: registry_get(ctx, {"path": path}) for path in _arg(args, "registry", "strings", [])},
         "paths": {path: _path_fact(ctx, path) for path in _arg(args, "paths", "strings", [])},
         "dtc": dtc_get(ctx, {}), "sql": sql_get(ctx, {}),
-        "cluster": cluster, "cluster_error": cluster_error,
+        "cluster": cluster, "cluster_error": cluster_error, "cluster_module": ctx.node.cluster_module,
         "events": events_query(ctx, events)["events"] if events is not None else [],
     }
 

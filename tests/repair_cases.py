@@ -14,8 +14,9 @@ from typing import Any
 from enforcer.simulator import Simulation
 
 REPAIR = str(Path(__file__).resolve().parents[1] / "playbooks" / "msdtc_cluster_repair.yml")
-TASK_OPS = [("KB step 3", "dtc.reset_log"), ("KB step 1", "cluster.group.remove"), ("KB step 2", "dtc.uninstall"),
-            ("KB step 4", "dtc.install"), ("exists and is online", "cluster.group.create_dtc"),
+TASK_OPS = [("KB step 3", "dtc.reset_log"), ("KB step 1", "cluster.resource.remove"), ("KB step 2", "dtc.uninstall"),
+            ("KB step 4", "dtc.install"), ("depends on its role", "cluster.resource.add"),
+            ("exists and is online", "cluster.group.online"),
             ("MSDTC runs on every node", "service.start"), ("Test failover", "cluster.group.move")]
 
 

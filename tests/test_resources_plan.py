@@ -62,15 +62,20 @@ def test_plan_case(path):
 
 
 def test_planning_predicts_state_for_later_tasks():
-    """Removing a group, then asking for it online, plans its creation (the KB's steps 1 and 6)."""
-    state = State("CLU1", NODES, _facts({}))
+    """Removing a resource, then asking for it present, plans its creation (the KB's steps 1 and 6)."""
+    case = yaml.safe_load((DATA / "cluster_resource.absent.dtc.yml").read_text())
+    state = State("CLU1", NODES, _facts(case))
     ctx = PlanContext("t", "CLU1", "RUN", state, lambda e: True)
-    group = RESOURCES["cluster_group"]
-    defaults = {k: s.default for k, s in group.args.items()}
-    removed = group.plan(ctx, {**defaults, "name": "MSDTC", "state": "absent"}, None)
-    recreated = group.plan(ctx, {**defaults, "name": "MSDTC", "state": "online"}, None)
-    assert removed[0].actions == ["delete"] and recreated[0].actions == ["create"]
-    assert recreated[0].params["ops"][0][0] == "cluster.group.create_dtc"
+    resource = RESOURCES["cluster_resource"]
+    defaults = {k: s.default for k, s in resource.args.items()}
+    removed = resource.plan(ctx, {**defaults, "name": "MSDTC-ClusterDTC", "state": "absent"}, None)
+    assert state.groups["ClusterDTC"]["state"] == "Online", "the rest of the role is Online"
+    again = resource.plan(ctx, {**defaults, "name": "MSDTC-ClusterDTC", "group": "ClusterDTC",
+                                "type": "Distributed Transaction Coordinator",
+                                "depends_on": ["ClusterDTC", "Cluster Disk 2"]}, None)
+    assert removed[0].actions == ["delete"] and again[0].actions == ["create"]
+    assert again[0].params["ops"][0][0] == "cluster.resource.add"
+    assert state.groups["ClusterDTC"]["state"] == "PartialOnline", "an Offline DTC: the role must be brought online"
 
 
 @pytest.mark.parametrize("nodes,expected", [

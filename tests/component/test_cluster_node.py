@@ -11,6 +11,14 @@ def _playbook(tmp_path: Path, title: str, **args: object) -> str:
     return one_task_playbook(tmp_path, title, "cluster_node", **args)
 
 
+# The groups of the healthy scenario: the core group, the spare disk's Available Storage, the DTC role.
+GROUPS = ("Cluster Group", "Available Storage", "ClusterDTC")
+
+
+def _all_on(node: str) -> dict[str, str]:
+    return dict.fromkeys(GROUPS, node)
+
+
 def _owners(cluster) -> dict[str, str]:
     return {g["name"]: g["owner"] for g in cluster.sim.cluster("CLU1").snapshot()["groups"]}
 
@@ -25,7 +33,7 @@ def test_paused_then_up_round_trip_applies_once_and_then_plans_nothing(in_proces
     assert cluster.apply(pause).clusters[0].steps[0].status == "changed"
     assert cluster.changes("node:CLU1-B") == [("CLU1-B", "Paused")]
     assert not cluster.plan(pause).changes, "paused, a second plan finds nothing to do"
-    assert _owners(cluster) == {"Cluster Group": "CLU1-A", "MSDTC": "CLU1-A"}, "a pause moves no role"
+    assert _owners(cluster) == _all_on("CLU1-A"), "a pause moves no role"
 
     assert cluster.apply(resume).clusters[0].steps[0].status == "changed"
     assert cluster.changes("node:CLU1-B") == [("CLU1-B", "Paused"), ("CLU1-B", "Up")]
@@ -37,16 +45,18 @@ def test_drain_moves_the_roles_says_where_in_the_plan_and_failback_brings_them_b
     drain = _playbook(tmp_path, "drain", name="CLU1-A", state="drained")
 
     [change] = cluster.plan(drain).changes
-    assert "Cluster Group is expected to move to CLU1-B; MSDTC is expected to move to CLU1-B" in change.reason
+    assert ("Available Storage is expected to move to CLU1-B; Cluster Group is expected to move to CLU1-B; "
+            "ClusterDTC is expected to move to CLU1-B") in change.reason
     step = cluster.apply(drain).clusters[0].steps[0]
     assert step.status == "changed", step.message
-    assert {(m["group"], m["to"]) for m in step.data["moved"]} == {("Cluster Group", "CLU1-B"), ("MSDTC", "CLU1-B")}
-    assert _owners(cluster) == {"Cluster Group": "CLU1-B", "MSDTC": "CLU1-B"}
+    assert {(m["group"], m["to"]) for m in step.data["moved"]} == {
+        ("Cluster Group", "CLU1-B"), ("Available Storage", "CLU1-B"), ("ClusterDTC", "CLU1-B")}
+    assert _owners(cluster) == _all_on("CLU1-B")
     assert not cluster.plan(drain).changes, "drained, a second plan finds nothing to do"
 
     back = _playbook(tmp_path, "back", name="CLU1-A", state="up", failback=True)
     assert cluster.apply(back).clusters[0].steps[0].status == "changed"
-    assert _owners(cluster) == {"Cluster Group": "CLU1-A", "MSDTC": "CLU1-A"}
+    assert _owners(cluster) == _all_on("CLU1-A")
     assert not cluster.plan(back).changes
 
 
@@ -57,11 +67,12 @@ def test_a_drain_whose_role_cannot_move_fails_naming_it_and_changes_nothing(in_p
 
     plan = cluster.plan(drain)
     error = plan.clusters[0].error or ""
-    assert not plan.changes and "cannot drain CLU1-A: role Cluster Group has no node to move to" in error
+    # every role of CLU1-A is stuck; the plan names the first of them (by name)
+    assert not plan.changes and "cannot drain CLU1-A: role Available Storage has no node to move to" in error
     assert "CLU1-B is Paused" in error
     run = cluster.apply(drain)
     assert run.clusters[0].error and not run.clusters[0].steps
-    assert not cluster.changes("node:CLU1-A") and _owners(cluster)["MSDTC"] == "CLU1-A"
+    assert not cluster.changes("node:CLU1-A") and _owners(cluster) == _all_on("CLU1-A")
 
 
 def test_a_drain_planned_before_the_other_node_paused_is_refused_by_the_node_with_nothing_changed(
@@ -78,18 +89,18 @@ def test_a_drain_planned_before_the_other_node_paused_is_refused_by_the_node_wit
         run = api.apply(plan, connections, "stale", loaded.forks)
     [step] = run.clusters[0].steps
     assert step.status == "failed" and "Cluster Group" in step.message, step.message
-    assert not cluster.changes("node:CLU1-A") and _owners(cluster)["MSDTC"] == "CLU1-A"
+    assert not cluster.changes("node:CLU1-A") and _owners(cluster) == _all_on("CLU1-A")
 
 
 def test_a_paused_node_takes_no_role_by_move_or_by_failover(in_process_sim, tmp_path):
     cluster = in_process_sim("healthy")
     cluster.apply(_playbook(tmp_path, "pause", name="CLU1-B", state="paused"))
-    move = one_task_playbook(tmp_path, "move", "cluster_group", name="MSDTC", owner="CLU1-B")
+    move = one_task_playbook(tmp_path, "move", "cluster_group", name="ClusterDTC", owner="CLU1-B")
     [step] = cluster.apply(move).clusters[0].steps
     assert step.status == "failed" and "Paused" in step.message
     clu = cluster.sim.cluster("CLU1")
     clu.stop_cluster_service(clu.node("CLU1-A"), 60)
-    assert {g["name"]: g["state"] for g in clu.snapshot()["groups"]} == {"Cluster Group": "Offline", "MSDTC": "Offline"}
+    assert {g["name"]: g["state"] for g in clu.snapshot()["groups"]} == dict.fromkeys(GROUPS, "Offline")
 
 
 def test_pause_survives_a_cluster_service_restart(in_process_sim, tmp_path):
@@ -106,16 +117,16 @@ def test_a_paused_node_s_groups_stay_offline(in_process_sim, tmp_path):
     cluster = in_process_sim("healthy")
     cluster.apply(_playbook(tmp_path, "pause", name="CLU1-A", state="paused"))
     clu = cluster.sim.cluster("CLU1")
-    clu.take_offline(clu.group("MSDTC"))
-    online = one_task_playbook(tmp_path, "online", "cluster_group", name="MSDTC", state="online")
+    clu.take_offline(clu.group("ClusterDTC"))
+    online = one_task_playbook(tmp_path, "online", "cluster_group", name="ClusterDTC", state="online")
     [step] = cluster.apply(online).clusters[0].steps
     assert step.status == "failed" and "the node is Paused" in step.message
-    assert clu.group("MSDTC").state == "Offline"
+    assert clu.group("ClusterDTC").state == "Offline"
 
 
 def test_a_drain_whose_moved_role_fails_on_its_new_node_fails(in_process_sim, tmp_path):
     """DrainStatus Failed: the node is Paused, but a role it moved did not come online where it went."""
-    cluster = in_process_sim("healthy", "node=CLU1-B,on=group:MSDTC:online,kind=fail")
+    cluster = in_process_sim("healthy", "node=CLU1-B,on=group:ClusterDTC:online,kind=fail")
     [step] = cluster.apply(_playbook(tmp_path, "drain", name="CLU1-A", state="drained")).clusters[0].steps
-    assert step.status == "failed" and "'MSDTC' is Failed on CLU1-B" in step.message, step.message
+    assert step.status == "failed" and "'ClusterDTC' is Failed on CLU1-B" in step.message, step.message
     assert cluster.sim.cluster("CLU1").node("CLU1-A").state == "Paused", "it stays Paused, as after a failed drain"

@@ -78,27 +78,34 @@ def test_a_lost_answer_is_settled_by_re_reading(in_process_sim, tmp_path, case):
     assert ran == case["ran"]
 
 
-def test_the_kb_repair_finds_the_dtc_role_by_what_it_holds_not_by_name(in_process_sim):
-    """A real DTC role is named after its client access point: a healthy one is left alone, a broken one repaired."""
+def test_the_kb_repair_finds_the_dtc_role_by_what_it_holds_and_keeps_its_disk(in_process_sim):
+    """A real DTC role is named after its client access point: a healthy one is left alone, a broken one repaired
+    by removing and adding back its DTC resource only, so the role keeps its disk, name and address."""
     repair = str(Path(__file__).resolve().parents[2] / "playbooks" / "msdtc_cluster_repair.yml")
-    healthy = in_process_sim("healthy-role-named-by-cap")
-    assert not healthy.plan(repair).changes, "no second DTC role is created beside one named otherwise"
-    broken = in_process_sim("kb252641-role-named-by-cap")
+    assert not in_process_sim("healthy").plan(repair).changes, "no second DTC role beside one named otherwise"
+    broken = in_process_sim("kb252641-broken")
+    before = {r["name"]: r for g in broken.sim.cluster("CLU1").snapshot()["groups"] for r in g["resources"]}
     run = broken.apply(repair)
     assert not run.failed, run.clusters[0].error
-    groups = {g["name"]: g["state"] for g in broken.sim.cluster("CLU1").snapshot()["groups"]}
-    assert groups == {"Cluster Group": "Online", "CLU1DTC": "Online"}
+    after = broken.sim.cluster("CLU1").snapshot()
+    assert {g["name"]: g["state"] for g in after["groups"]} == {
+        "Cluster Group": "Online", "Available Storage": "Online", "ClusterDTC": "Online"}
+    role = {r["name"]: r for g in after["groups"] if g["name"] == "ClusterDTC" for r in g["resources"]}
+    assert role["MSDTC-ClusterDTC"]["depends_on"] == ["ClusterDTC", "Cluster Disk 2"]
+    assert role["MSDTC-ClusterDTC"]["id"] != before["MSDTC-ClusterDTC"]["id"], "a new DTC resource, a new log"
+    assert role["Cluster Disk 2"]["id"] == before["Cluster Disk 2"]["id"], "the log disk survived"
     assert not broken.plan(repair).changes
 
 
-def test_with_two_dtc_roles_a_healthy_cluster_is_left_alone_and_a_broken_one_fully_repaired(in_process_sim):
-    """The repair takes the first Failed role through the KB's steps; the log reset and the ordered restart bring
-    the other role back too, so one run leaves both Online and the next plans nothing."""
+def test_with_two_broken_dtc_roles_each_run_repairs_one_and_a_healthy_pair_is_left_alone(in_process_sim):
+    """Each role has its own log: a run takes the first Failed role through the KB's steps, the next run the
+    other one (the evidence is still there), and the run after plans nothing."""
     repair = str(Path(__file__).resolve().parents[2] / "playbooks" / "msdtc_cluster_repair.yml")
     assert not in_process_sim("two-dtc-roles").plan(repair).changes
     broken = in_process_sim("kb252641-two-dtc-roles")
-    run = broken.apply(repair)
-    assert not run.failed, run.clusters[0].error
-    groups = {g["name"]: g["state"] for g in broken.sim.cluster("CLU1").snapshot()["groups"]}
-    assert groups == {"Cluster Group": "Online", "MSDTC": "Online", "SQLDTC": "Online"}
+    for still_failed in (["SQLDTC"], []):
+        run = broken.apply(repair)
+        assert not run.failed, run.clusters[0].error
+        groups = {g["name"]: g["state"] for g in broken.sim.cluster("CLU1").snapshot()["groups"]}
+        assert [g for g, state in groups.items() if state != "Online"] == still_failed
     assert not broken.plan(repair).changes

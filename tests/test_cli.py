@@ -51,7 +51,7 @@ def test_inventory_shows_clusters_ordered_nodes_and_endpoints_without_the_passwo
 def test_validate_checks_without_connecting(live, capsys):
     sim, inventory, _ = live
     assert main(["validate", REPAIR, "-i", inventory]) == 0
-    assert "valid, 1 play(s), 10 task(s)" in capsys.readouterr().out
+    assert "valid, 1 play(s), 11 task(s)" in capsys.readouterr().out
     assert main(["validate", REPAIR]) == 0
     assert sum(sim.server.requests.values()) == 0
 
@@ -121,7 +121,7 @@ def test_tags_select_tasks(live):
                  "--out", str(tmp_path / "all.json")]) == 0
     assert main(["plan", REPAIR, "-i", inventory, "--tags", "nothing", "--format", "json",
                  "--out", str(tmp_path / "none.json"), "--detailed-exitcode"]) == 0
-    assert json.loads((tmp_path / "all.json").read_text())["summary"]["changes"] == 11
+    assert json.loads((tmp_path / "all.json").read_text())["summary"]["changes"] == 12
     assert json.loads((tmp_path / "none.json").read_text())["summary"]["changes"] == 0
 
 

@@ -39,7 +39,10 @@ def test_kb252641_broken_is_repaired_in_order_and_stays_repaired(cli_sim, capsys
     assert restarts == [("CLU1-B", "Stopped"), ("CLU1-A", "Stopped"), ("CLU1-A", "Running"), ("CLU1-B", "Running")]
     state = sim.state()["clusters"][0]
     assert [n["services"]["MSDTC"] for n in state["nodes"]] == ["Running", "Running"]
-    assert {g["name"]: g["state"] for g in state["groups"]}["MSDTC"] == "Online"
+    role = next(g for g in state["groups"] if g["name"] == "ClusterDTC")
+    assert role["state"] == "Online" and {r["name"]: r["depends_on"] for r in role["resources"]}[
+        "MSDTC-ClusterDTC"] == ["ClusterDTC", "Cluster Disk 2"], "DTC Online, on its Network Name and disk"
+    assert state["disks"]["R:"]["owner"] == role["owner"], "the log disk survived, with the role"
     moves = [r["args"]["node"] for r in ops(sim) if r["op"] == "cluster.group.move" and r["outcome"] == "ok"]
     assert moves == ["CLU1-B", "CLU1-A"], "the failover test visits B and comes back"
     capsys.readouterr()
@@ -152,17 +155,17 @@ def test_audit_names_the_drift_and_changes_nothing(cli_sim, capsys):
     sim, inventory = cli_sim("kb252641-broken", auth="basic-http")
     assert main(["plan", AUDIT, "-i", inventory]) == 1
     out = capsys.readouterr().out
-    assert "the DTC resource of MSDTC is not Online" in out
+    assert "the DTC resource of ClusterDTC is not Online" in out
     assert "MSDTC terminated with 3221229574 (event 7024) in the last 24 h on CLU1-A, CLU1-B" in out
     assert not changes(sim)
 
 
 def test_drift_introduced_between_runs_is_found_and_only_it_is_corrected(cli_sim, capsys):
     sim, inventory = cli_sim("healthy", auth="basic-http")
-    sim.drift({"action": "group.set", "cluster": "CLU1", "name": "MSDTC", "state": "Offline"})
+    sim.drift({"action": "group.set", "cluster": "CLU1", "name": "ClusterDTC", "state": "Offline"})
     assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode", "--format", "json"]) == 2
     plan = json.loads(capsys.readouterr().out)
     assert [(c["type"], c["before"]["state"], c["after"]["state"]) for c in plan["clusters"][0]["changes"]] == [
         ("cluster_group", "Offline", "Online")]
     assert main(["apply", REPAIR, "-i", inventory, "--yes"]) == 0
-    assert sim.cluster("CLU1").group("MSDTC").state == "Online"
+    assert sim.cluster("CLU1").group("ClusterDTC").state == "Online"

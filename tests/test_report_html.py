@@ -169,7 +169,7 @@ def test_report_of_the_kb252641_repair_renders_in_chromium(tmp_path, monkeypatch
 
     steps = run_doc["clusters"][0]["steps"]
     (changes,) = dom.find("table", "changes")
-    assert len(dom.find("tr", "change", changes)) == len(steps) == 11
+    assert len(dom.find("tr", "change", changes)) == len(steps) == 12
     groups = [g.attrs["data-node"] for g in dom.find("tbody", "group", changes)]
     assert groups == ["cluster (via CLU1-A)", "CLU1-A", "CLU1-B"]
     (backups,) = dom.find("table", "backups")

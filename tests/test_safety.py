@@ -111,6 +111,9 @@ def test_after_kill_9_the_next_run_names_the_step_in_flight_and_finishes_safely(
         assert not started_out_of_turn(sim.state()["clusters"][0])
 
 
+LOG = "R:\\MSDTC\\99c00fb5-c240-56fa-952f-fdfdcd487099"  # the DTC's log folder, named after its resource's GUID
+
+
 def test_restore_puts_back_every_key_and_folder_the_repair_deleted(env, monkeypatch, capsys):
     with simulate("kb252641-broken", auth="basic-http", time_scale=0.005) as sim:
         monkeypatch.setenv(PASSWORD_ENV, sim.password)
@@ -125,16 +128,16 @@ def test_restore_puts_back_every_key_and_folder_the_repair_deleted(env, monkeypa
         assert "DelayedAutostart" not in sim.state()["clusters"][0]["nodes"][0]["registry"][service_key]
 
         # A DTC log is never put back (Microsoft: Restoring Damaged DTC Log Files); its backup stays.
-        assert main(["restore", run["run_id"], "--only", "Q:\\MSDTCLog", "--yes"]) == 1
+        assert main(["restore", run["run_id"], "--only", LOG, "--yes"]) == 1
         out = capsys.readouterr().out
-        assert "kept    CLU1-A: Q:\\MSDTCLog: a DTC log is never restored from a backup" in out
+        assert f"kept    CLU1-A: {LOG}: a DTC log is never restored from a backup" in out
         assert main(["restore", run["run_id"], "--yes"]) == 0
         after = sim.state()["clusters"][0]
         for node_before, node_after in zip(before["nodes"], after["nodes"], strict=True):
             assert node_after["registry"] == node_before["registry"]
-        assert not any(p.lower().startswith("q:\\msdtclog\\msdtc.log") and before["shared_fs"][p] == data
-                       for p, data in after["shared_fs"].items()), "the old log is not back"
-        backup = next(b["file"] for c in run["clusters"] for b in c["backups"] if b["path"] == "Q:\\MSDTCLog")
+        old = before["disks"]["R:"]["files"][LOG + "\\MSDTC.LOG"]
+        assert after["disks"]["R:"]["files"][LOG + "\\MSDTC.LOG"] != old, "the old log is not back"
+        backup = next(b["file"] for c in run["clusters"] for b in c["backups"] if b["path"] == LOG)
         assert backup in after["nodes"][0]["fs"], "its backup stays on the node for forensics"
         assert main(["restore", "no-such-run", "--yes"]) == 4
 

@@ -43,10 +43,10 @@ def test_monitor_records_drift_changes_nothing_and_writes_metrics(start, tmp_pat
                  "--metrics-file", str(metrics)]) == 0
     rows = _rows(tmp_path)
     assert [(r["mode"], r["outcome"], r["changes_pending"], r["changes_applied"]) for r in rows] == \
-        [("monitor", "changes", 11, 0)] * 2
+        [("monitor", "changes", 12, 0)] * 2
     assert not sim.journal.records("change"), "monitor changes nothing"
     text = metrics.read_text()
-    assert 'enforcer_changes_pending{cluster="CLU1"} 11.0' in text
+    assert 'enforcer_changes_pending{cluster="CLU1"} 12.0' in text
     assert 'enforcer_last_run_outcome{cluster="CLU1",outcome="changes"} 1.0' in text
 
 
@@ -59,14 +59,14 @@ def test_enforce_corrects_drift_introduced_between_runs(start, tmp_path):
     sim, inventory = start("healthy")
     scheduler = _scheduler(inventory, "enforce", tmp_path)
     scheduler.run_round()
-    drift = json.dumps({"action": "group.set", "cluster": "CLU1", "name": "MSDTC", "state": "Offline"}).encode()
+    drift = json.dumps({"action": "group.set", "cluster": "CLU1", "name": "ClusterDTC", "state": "Offline"}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{sim.control.port}/drift", data=drift, method="POST")
     assert urllib.request.urlopen(request, timeout=10).status == 200
     scheduler.run_round()
     rows = _rows(tmp_path)
     assert [(r["mode"], r["outcome"], r["changes_applied"]) for r in rows] == [("enforce", "ok", 0),
                                                                              ("enforce", "changed", 1)]
-    assert sim.cluster("CLU1").group("MSDTC").state == "Online"
+    assert sim.cluster("CLU1").group("ClusterDTC").state == "Online"
     steps = History(tmp_path / "state" / "history.db").steps(rows[1]["id"])
     assert [(s["type"], s["outcome"]) for s in steps] == [("cluster_group", "changed")]
 
@@ -144,7 +144,7 @@ def test_history_lists_runs_and_every_plan_records(start, tmp_path, capsys):
     assert main(["history", "--cluster", "CLU1", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["mode"], r["outcome"], r["changes_pending"], r["changes_applied"]) for r in rows] == [
-        ("plan", "changes", 11, 0), ("apply", "changed", 11, 11)]
+        ("plan", "changes", 12, 0), ("apply", "changed", 12, 12)]
     assert main(["history", "--since", "1h"]) == 0
     assert "apply" in capsys.readouterr().out
     with sqlite3.connect(tmp_path / "state" / "history.db") as db:

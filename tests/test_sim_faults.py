@@ -29,7 +29,7 @@ def test_a_transport_fault_on_an_op_loses_the_answer_after_earlier_ops_ran(sim, 
 @pytest.mark.sim(scenario="healthy", auth="basic-http")
 def test_fail_and_slow_faults_change_outcomes_not_the_wire(sim):
     sim.add_fault("node=CLU1-B,on=service:ClusSvc:stop,kind=fail,count=1")
-    sim.add_fault("node=*,on=group:MSDTC:online,kind=fail")
+    sim.add_fault("node=*,on=group:ClusterDTC:online,kind=fail")
     sim.add_fault("node=CLU1-A,on=dtc.get,kind=slow,ms=30")
     b, a = transport(sim, "CLU1-B"), transport(sim, "CLU1-A")
     with pytest.raises(OpFailed) as failure:
@@ -38,8 +38,8 @@ def test_fail_and_slow_faults_change_outcomes_not_the_wire(sim):
     assert sim.cluster("CLU1").node("CLU1-B").state == "Up"
     assert b.call([AgentOp("cluster.service.stop")])[0].ok  # the fault had count=1
 
-    a.call([AgentOp("cluster.group.offline", {"name": "MSDTC"})])
-    result = a.call([AgentOp("cluster.group.online", {"name": "MSDTC"})])[0]
+    a.call([AgentOp("cluster.group.offline", {"name": "ClusterDTC"})])
+    result = a.call([AgentOp("cluster.group.online", {"name": "ClusterDTC"})])[0]
     assert (result.ok, result.error_kind) == (False, "failed")
     assert a.call([AgentOp("dtc.get")])[0].data["version"] == "2001.12.10941.16384"
 
@@ -49,7 +49,7 @@ def test_fail_and_slow_faults_change_outcomes_not_the_wire(sim):
 def test_unknown_ops_and_bad_args_answer_catalogue_error_kinds(sim):
     results = transport(sim, "CLU1-A").call([
         AgentOp("registry.frobnicate"), AgentOp("registry.get", {}), AgentOp("cluster.group.move",
-                                                                            {"name": "MSDTC", "node": "NOPE"})])
+                                                                            {"name": "ClusterDTC", "node": "NOPE"})])
     assert [(r.ok, r.error_kind) for r in results] == [(False, "unknown_op"), (False, "invalid_args"),
                                                        (False, "not_found")]
 

@@ -262,6 +262,7 @@ class GroupRules:
             ip_name, dtc_name = f"IP Address {network_name}", f"MSDTC-{network_name}"
             storage.resources.remove(disk_res)
             disk_res.state = "Offline"
+            self.settle_group_state(storage)
             grp = Group(name=name, owner=owner.name, resources=[
                 self._new_resource(ip_name, "IP Address", [],
                                    {"address": address} if address else {"dhcp": True}),

@@ -134,6 +134,7 @@ def plan_cluster(playbook: Playbook, cluster: Cluster, inventory: Inventory, fac
     result = ClusterPlan(cluster.name, cluster.node_names, facts=facts)
     state = State(cluster.name, cluster.node_names, facts)
     builtins = {"nodes": facts, "cluster": cluster_view(cluster, state), "run_id": run_id}
+    refusals: list[str] = []  # every task that cannot be planned is named, as a preflight names every failure
     for play in playbook.plays:
         if not selected(play, cluster, inventory, selection):
             continue
@@ -147,7 +148,11 @@ def plan_cluster(playbook: Playbook, cluster: Cluster, inventory: Inventory, fac
             while tasks:
                 task = tasks.pop(0)
                 planner = _TaskPlanner(task, cluster, state, run_id, result)
-                changed = planner.plan(scope_for, selection, registered)
+                try:
+                    changed = planner.plan(scope_for, selection, registered)
+                except PlanError as exc:  # the later tasks are still planned, for their own refusals
+                    refusals.append(_located(planner.task, exc))
+                    continue
                 if task.register:
                     rendered.clear()  # variables may read the result just registered
                 for handler in (task.notify if changed else []):
@@ -156,12 +161,18 @@ def plan_cluster(playbook: Playbook, cluster: Cluster, inventory: Inventory, fac
                 if not tasks and notified:
                     tasks = [h for h in play.handlers if h.name in notified]
                     notified = []
-        except (PlanError, TemplateError, InputError) as exc:
-            detail = str(getattr(exc, "detail", exc))
-            prefix = "" if detail.startswith("task ") else f"task '{planner.task.name}': "
-            result.error = f"{planner.task.location}: {prefix}{detail}"
-            return result
+        except (TemplateError, InputError) as exc:
+            refusals.append(_located(planner.task, exc))
+            break
+    if refusals:
+        result.error = "\n".join(refusals)
     return result
+
+
+def _located(task: Task, exc: Exception) -> str:
+    detail = str(getattr(exc, "detail", exc))
+    prefix = "" if detail.startswith("task ") else f"task '{task.name}': "
+    return f"{task.location}: {prefix}{detail}"
 
 
 def _task_scope(node: str | None, task: Task, *, cluster: Cluster, play: Play, selection: Selection,

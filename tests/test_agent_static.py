@@ -146,7 +146,7 @@ def op_registrations(source: bytes) -> dict[str, Node]:
 # or a hand-over to a function whose reads are followed in turn: a use the
 # extractors cannot follow fails, so a pass means they saw every read.
 
-ARG_TYPES = {"string", "number", "integer", "object", "strings", "integers"}
+ARG_TYPES = {"string", "number", "integer", "boolean", "object", "strings", "integers"}
 REQUIRED = "<required>"
 COMPUTED = "<computed>"  # a default that is an expression, worked out on the node
 

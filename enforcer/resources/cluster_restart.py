@@ -34,10 +34,17 @@ class ClusterRestart(Resource):
         states = {n: ctx.state.node_states.get(n, "unknown") for n in nodes}
         odd = {n: s for n, s in states.items() if s not in ("Up", "Down")}
         down = [n for n in nodes if states[n] == "Down"]
+        problems = []
         if odd or len(down) == len(nodes):
-            raise PlanError("an ordered restart needs every node Up or Down with one Up at least; "
-                            + ", ".join(f"{n} is {s}" for n, s in (odd or states).items()))
-        witness = _required_witness(ctx)
+            problems.append("an ordered restart needs every node Up or Down with one Up at least; "
+                            + ", ".join(f"{n} is {s}" for n, s in (odd or states).items())
+                            + (" (resume a Paused node first: Resume-ClusterNode)" if "Paused" in odd.values() else ""))
+        witness_problem = _witness_problem(ctx)
+        if witness_problem:
+            problems.append(witness_problem)
+        if problems:
+            raise PlanError("; ".join(problems))
+        witness = ctx.state.witness or {}
         sequence = [("start", n) for n in down] + ordering.restart_sequence(nodes)
         return [ctx.change(None, nodes[0], ["restart"], states, {n: "Up" for n in nodes},
                            "ordered cluster-service restart: " + ordering.describe(sequence), destructive=True,
@@ -181,7 +188,7 @@ def _why_not_first(holder: str | None, unaccounted: list[str]) -> str | None:
     return None
 
 
-def _required_witness(ctx: PlanContext) -> dict[str, Any]:
+def _witness_problem(ctx: PlanContext) -> str | None:
     """Preflight: the cluster must be able to form again once every node is stopped.
 
     After a full stop the first node to start needs the witness's vote (Microsoft: a two-node cluster
@@ -190,10 +197,10 @@ def _required_witness(ctx: PlanContext) -> dict[str, Any]:
     """
     witness = ctx.state.witness
     if not witness:
-        raise PlanError(f"an ordered restart stops every node of {ctx.cluster}, and {ctx.cluster} has no quorum "
-                        f"witness: it might not form again (a two-node cluster requires one); configure a disk or "
-                        f"file share witness (Set-ClusterQuorum) first")
+        return (f"an ordered restart stops every node of {ctx.cluster}, and {ctx.cluster} has no quorum witness: it "
+                f"might not form again (a two-node cluster requires one); configure a disk or file share witness "
+                f"(Set-ClusterQuorum) first")
     if witness["state"] != "Online":
-        raise PlanError(f"an ordered restart stops every node of {ctx.cluster}, and its witness {witness['name']} is "
-                        f"{witness['state']}: it might not form again; bring the witness Online first")
-    return witness
+        return (f"an ordered restart stops every node of {ctx.cluster}, and its witness {witness['name']} is "
+                f"{witness['state']}: it might not form again; bring the witness Online first")
+    return None

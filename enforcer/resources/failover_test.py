@@ -23,11 +23,14 @@ class FailoverTest(Resource):
         if group is None:
             raise PlanError(f"group {name} does not exist: nothing to fail over")
         tour = ordering.failover_tour(ctx.state.node_names, group["owner"])
-        refused = [f"{node} is not a possible owner of {', '.join(names)}" for node in tour[:-1]
-                   if (names := _not_owned_by(group, ctx.state.cluster_name_of(node)))]
-        if refused:  # Move-ClusterGroup would fail there (windows-facts §3.6)
-            raise PlanError(f"group {name} cannot visit every node: {'; '.join(refused)} "
-                            f"(Set-ClusterOwnerNode -Resource), or the test would fail half-way")
+        states = ctx.state.node_states
+        refused = [f"{node} is {states.get(node, 'unknown')} and takes no role (Resume-ClusterNode)"
+                   for node in tour[:-1] if states.get(node, "Up") != "Up"]
+        refused += [f"{node} is not a possible owner of {', '.join(names)} (Set-ClusterOwnerNode -Resource)"
+                    for node in tour[:-1] if (names := _not_owned_by(group, ctx.state.cluster_name_of(node)))]
+        if refused:  # Move-ClusterGroup would fail there (windows-facts §3.4, §3.6)
+            raise PlanError(f"group {name} cannot visit every node, and the test would fail half-way: "
+                            f"{'; '.join(refused)}")
         return [ctx.change(None, group["owner"], ["test"], {"owner": group["owner"]},
                            {"visits": tour, "owner": group["owner"]},
                            f"fail {name} over to {', '.join(tour[:-1])} and back to {group['owner']}",

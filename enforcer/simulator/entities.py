@@ -71,6 +71,7 @@ class Node:
     joining: bool = False  # ClusSvc runs, waiting for a quorum of votes to form the cluster
     cluster_module: bool = True  # the FailoverClusters PowerShell module (RSAT-Clustering-PowerShell)
     os_build: int = 17763  # WS2019; 20348 (WS2022) reports a partition in time as event 5398
+    boot_time: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=7))
 
     def service(self, name: str) -> Service:
         svc = self.services.get(name.lower())

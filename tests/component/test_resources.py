@@ -109,3 +109,28 @@ def test_with_two_broken_dtc_roles_each_run_repairs_one_and_a_healthy_pair_is_le
         groups = {g["name"]: g["state"] for g in broken.sim.cluster("CLU1").snapshot()["groups"]}
         assert [g for g, state in groups.items() if state != "Online"] == still_failed
     assert not broken.plan(repair).changes
+
+
+def test_the_repair_reads_only_evidence_from_since_the_nodes_last_started(in_process_sim):
+    """A 7024 logged before a node's last start is history: the DTC resource Failed alone is not the KB's symptom,
+    so none of the KB's steps is planned, only the desired state's non-destructive retry of the role online."""
+    repair = str(Path(__file__).resolve().parents[2] / "playbooks" / "msdtc_cluster_repair.yml")
+    rebooted = in_process_sim(str(Path(__file__).parents[1] / "data" / "scenarios" / "kb252641-rebooted-since.yml"))
+    changes = rebooted.plan(repair).changes
+    assert [(c.type, c.actions, c.destructive) for c in changes] == [("cluster_group", ["update"], False)]
+    broken = in_process_sim("kb252641-broken").plan(repair).changes
+    assert sum(c.destructive for c in broken) >= 5, "the same cluster with 7024 since its last start: the KB's steps"
+
+
+def test_a_node_without_the_failover_clusters_module_refuses_every_cluster_change_and_names_them_all(in_process_sim):
+    """CAU's Test-CauSetup idea: the plan checks every node can run the cluster cmdlets before anything changes,
+    and lists every task it refuses, not the first only."""
+    repair = str(Path(__file__).resolve().parents[2] / "playbooks" / "msdtc_cluster_repair.yml")
+    cluster = in_process_sim("kb252641-no-cluster-module")
+    run = cluster.apply(repair)
+    error = run.clusters[0].error or ""
+    refused = [line for line in error.splitlines() if "FailoverClusters PowerShell module is not installed on CLU1-B"
+               in line]
+    assert len(refused) >= 4, error  # the log reset, the resource removal, the restart, the role online...
+    assert "Install-WindowsFeature RSAT-Clustering-PowerShell" in error
+    assert run.failed and not [op for op, _ in cluster.ops() if op != "facts"], "nothing was changed"

@@ -94,6 +94,10 @@ function Get-Arg {
             $valid = Test-IsInteger $value
             $expected = 'an integer'
         }
+        'boolean' {
+            $valid = $value -is [bool]
+            $expected = 'true or false'
+        }
         'object' {
             $valid = $value -is [System.Management.Automation.PSCustomObject] -or $value -is [System.Collections.IDictionary]
             $expected = 'an object'

@@ -9,6 +9,12 @@ $script:EnforcerOps['events.query'] = {
     if ($source) { $filter.ProviderName = $source }
     $since = Get-Arg $a 'since' -As string
     if ($since) { $filter.StartTime = ConvertFrom-IsoTime $since 'since' }
+    # Evidence of the node's current life only: an error from before its last
+    # start says nothing of what runs now.
+    if (Get-Arg $a 'since_boot' $false -As boolean) {
+        $boot = (Get-CimInstance -ClassName Win32_OperatingSystem).LastBootUpTime
+        if (-not $filter.ContainsKey('StartTime') -or $filter.StartTime -lt $boot) { $filter.StartTime = $boot }
+    }
     $max = Get-Arg $a 'max' 100 -As integer
     if ($max -lt 1) { throw (New-OpError 'invalid_args' "argument 'max' must be at least 1") }
     try {

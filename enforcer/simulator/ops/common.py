@@ -38,6 +38,7 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "number": (_is_number, "a number"),
     "integer": (_is_integer, "an integer"),
     "object": (lambda v: isinstance(v, dict), "an object"),
+    "boolean": (lambda v: isinstance(v, bool), "true or false"),
     "strings": (lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v), "a list of strings"),
     "integers": (lambda v: isinstance(v, list) and all(_is_integer(i) for i in v), "a list of integers"),
 }

@@ -13,6 +13,7 @@ def events_query(ctx: OpContext, args: dict) -> dict:
     ids = _arg(args, "ids", "integers", [])
     source = _arg(args, "source", "string", None)
     since = _arg(args, "since", "string", None)
+    since_boot = _arg(args, "since_boot", "boolean", False)
     limit = _arg(args, "max", "integer", 100)
     if limit < 1:
         raise SimError("invalid_args", "argument 'max' must be at least 1")
@@ -20,6 +21,8 @@ def events_query(ctx: OpContext, args: dict) -> dict:
         since_t = dt.datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
     except ValueError as exc:
         raise SimError("invalid_args", f"argument 'since' is not an ISO 8601 time: {since!r}") from exc
+    if since_boot:
+        since_t = max(since_t, ctx.node.boot_time) if since_t else ctx.node.boot_time
     if log.lower() != "system":
         return {"events": []}
     found = [e for e in reversed(ctx.node.events)

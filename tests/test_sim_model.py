@@ -289,3 +289,19 @@ def test_reg_files_keep_every_value_type_and_reg_exe_s_wrapped_lines():
     again = Registry()
     backup_formats.import_reg(data, again)
     assert again.snapshot() == reg.snapshot()
+
+
+def test_a_stale_ws2022_node_reports_the_partition_in_time_as_event_5398():
+    scenario = scenarios.load("healthy")
+    scenario["cluster"]["witness"] = {"type": "file_share"}
+    scenario["node"]["os"] = "ws2022"
+    cluster = scenarios.build_cluster(scenario, 1, 2, Clock(0), Journal(), FaultBook())
+    a, b = cluster.node("CLU1-A"), cluster.node("CLU1-B")
+    cluster.stop_cluster_service(b, 60)
+    cluster.stop_cluster_service(a, 60)
+    with pytest.raises(SimError, match="System event 5398: Cluster failed to start. The latest copy"):
+        cluster.start_cluster_service(b, 60)
+    assert [e["id"] for e in b.events] == [5398] and b.state == "Down"
+    cluster.start_cluster_service(a, 60)
+    cluster.start_cluster_service(b, 60)
+    assert (a.state, b.state) == ("Up", "Up")

@@ -130,6 +130,12 @@ class State:
                     return group, resource
         return None
 
+    def may_own(self, node: str, group: dict[str, Any]) -> bool:
+        """Whether `node` (an inventory name) is a possible owner of every resource of `group`."""
+        name = self.cluster_name_of(node).lower()
+        return all(name in {o.lower() for o in r["possible_owners"]} for r in group.get("resources", [])
+                   if "possible_owners" in r)
+
     def via_for_group(self, group: str | None = None) -> str:
         """Cluster commands go through the group's owner when it is Up, else the first Up node."""
         owner = self.groups.get(group, {}).get("owner") if group else None

@@ -89,7 +89,8 @@ class ClusterNode(Resource):
 
 
 def _drain_moves(state: State, name: str, owned: list[str]) -> dict[str, str]:
-    """Where each role of the node goes when it is drained: the first other node that is Up (in node order).
+    """Where each role of the node goes when it is drained: the first other node that is Up (in node order) and a
+    possible owner of every resource of the role.
 
     Paused and Down nodes accept no roles; a role with nowhere to go stops the plan, naming it.
     """
@@ -97,4 +98,11 @@ def _drain_moves(state: State, name: str, owned: list[str]) -> dict[str, str]:
     if owned and not targets:
         others = ", ".join(f"{n} is {state.node_states.get(n, 'unknown')}" for n in state.node_names if n != name)
         raise PlanError(f"cannot drain {name}: role {owned[0]} has no node to move to ({others})")
-    return {group: targets[0] for group in owned}
+    moves = {}
+    for group in owned:
+        allowed = [n for n in targets if state.may_own(n, state.groups[group])]
+        if not allowed:
+            raise PlanError(f"cannot drain {name}: role {group} has no node to move to ({', '.join(targets)} "
+                            f"{'is' if len(targets) == 1 else 'are'} not a possible owner of all its resources)")
+        moves[group] = allowed[0]
+    return moves

@@ -26,8 +26,8 @@ class FailoverTest(Resource):
         states = ctx.state.node_states
         refused = [f"{node} is {states.get(node, 'unknown')} and takes no role (Resume-ClusterNode)"
                    for node in tour[:-1] if states.get(node, "Up") != "Up"]
-        refused += [f"{node} is not a possible owner of {', '.join(names)} (Set-ClusterOwnerNode -Resource)"
-                    for node in tour[:-1] if (names := _not_owned_by(group, ctx.state.cluster_name_of(node)))]
+        refused += [f"{node} is not a possible owner of every resource of {name} (Set-ClusterOwnerNode -Resource)"
+                    for node in tour[:-1] if not ctx.state.may_own(node, group)]
         if refused:  # Move-ClusterGroup would fail there (windows-facts §3.4, §3.6)
             raise PlanError(f"group {name} cannot visit every node, and the test would fail half-way: "
                             f"{'; '.join(refused)}")
@@ -57,8 +57,3 @@ class FailoverTest(Resource):
             holder = target
         return {"visited": visited}
 
-
-def _not_owned_by(group: dict[str, Any], node: str) -> list[str]:
-    """The group's resources that may not come online on `node` (its cluster name)."""
-    return [r["name"] for r in group.get("resources", [])
-            if "possible_owners" in r and node.lower() not in {o.lower() for o in r["possible_owners"]}]

@@ -263,18 +263,24 @@ class Cluster(GroupRules, MsdtcRules):
             before = node.state
             self.require_cluster(node)
             owned = [g for g in self.groups.values() if g.owner.lower() == node.name.lower()] if drain else []
-            targets = [n for n in self.nodes if n.state == "Up" and n is not node]
-            if owned and not targets:
-                raise SimError("failed", f"node {node.name} cannot be drained: no node can take the cluster "
-                                         f"group '{owned[0].name}' (the other nodes are Paused or Down)")
+            others = [n for n in self.nodes if n.state == "Up" and n is not node]
+            targets: dict[str, Node] = {}
+            for grp in owned:
+                target = next((n for n in others if self.may_own(n, grp) is None), None)
+                if target is None:
+                    raise SimError("failed", f"node {node.name} cannot be drained: no node can take the cluster "
+                                             f"group '{grp.name}' (the other nodes are Paused or Down, or not "
+                                             f"possible owners of its resources)")
+                targets[grp.name] = target
             self._set_paused(node, True)
         moved = []
         for grp in owned:
             was_online = grp.state == "Online"
-            self.group_move(grp.name, targets[0].name, timeout_s)
+            to = targets[grp.name].name
+            self.group_move(grp.name, to, timeout_s)
             with self.lock:
                 grp.drained_from = node.name
-            moved.append({"group": grp.name, "from": node.name, "to": targets[0].name})
+            moved.append({"group": grp.name, "from": node.name, "to": to})
             if was_online and grp.state != "Online":  # DrainStatus Failed: the node stays Paused
                 raise SimError("failed", f"the drain of node {node.name} failed: cluster group '{grp.name}' is "
                                          f"{grp.state} on {grp.owner}")

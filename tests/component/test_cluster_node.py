@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from checks import one_task_playbook
+from enforcer.simulator.entities import SimError
 
 
 def _playbook(tmp_path: Path, title: str, **args: object) -> str:
@@ -130,3 +133,15 @@ def test_a_drain_whose_moved_role_fails_on_its_new_node_fails(in_process_sim, tm
     [step] = cluster.apply(_playbook(tmp_path, "drain", name="CLU1-A", state="drained")).clusters[0].steps
     assert step.status == "failed" and "'ClusterDTC' is Failed on CLU1-B" in step.message, step.message
     assert cluster.sim.cluster("CLU1").node("CLU1-A").state == "Paused", "it stays Paused, as after a failed drain"
+
+
+def test_a_drain_plans_each_role_only_onto_a_possible_owner_and_the_node_agrees(in_process_sim, tmp_path):
+    """Possible owners bound where a role may go: a role no other node may own stops the drain before it starts."""
+    cluster = in_process_sim("healthy-dtc-pinned-to-a")
+    drain = _playbook(tmp_path, "drain", name="CLU1-A", state="drained")
+    error = cluster.plan(drain).clusters[0].error or ""
+    assert "cannot drain CLU1-A: role ClusterDTC has no node to move to (CLU1-B is not a possible owner" in error
+    model = cluster.sim.cluster("CLU1")
+    with pytest.raises(SimError, match="no node can take the cluster group 'ClusterDTC'"):
+        model.suspend_node("CLU1-A", True, 60)
+    assert model.node("CLU1-A").state == "Up" and _owners(cluster) == _all_on("CLU1-A"), "nothing changed"

@@ -305,3 +305,21 @@ def test_a_stale_ws2022_node_reports_the_partition_in_time_as_event_5398():
     cluster.start_cluster_service(a, 60)
     cluster.start_cluster_service(b, 60)
     assert (a.state, b.state) == ("Up", "Up")
+
+
+def test_a_group_past_its_failover_threshold_is_left_failed_and_an_operators_offline_group_stays_offline():
+    cluster = _cluster(3, {"type": "disk"})
+    grp = cluster.group("ClusterDTC")
+    grp.failover_threshold = 1  # one failover within the period, then Windows stops trying
+    cluster.stop_cluster_service(cluster.node("CLU1-A"), 60)
+    assert (grp.owner, grp.state) == ("CLU1-B", "Online")
+    cluster.stop_cluster_service(cluster.node("CLU1-B"), 60)
+    assert (grp.owner, grp.state) == ("CLU1-C", "Failed"), "the second failover in the period is not tried"
+    storage = cluster.group("Available Storage")
+    cluster.take_offline(storage)
+    storage.persistent_online = False  # as cluster.group.offline leaves it
+    cluster.stop_cluster_service(cluster.node("CLU1-C"), 60)
+    for letter in "CBA":
+        cluster.start_cluster_service(cluster.node(f"CLU1-{letter}"), 60, wait_for_quorum=False)
+    assert storage.state == "Offline" and cluster.group("Cluster Group").state == "Online", \
+        "a formation brings back what was online, not what an operator took offline"

@@ -34,8 +34,8 @@ class Clock:
         self._start = time.monotonic()
 
     def now(self) -> float:
-        """Simulated seconds since the simulation started."""
-        return (time.monotonic() - self._start) / max(self.scale, 1e-9)
+        """Simulated seconds since the simulation started (none pass at scale 0, where nothing sleeps)."""
+        return (time.monotonic() - self._start) / self.scale if self.scale > 0 else 0.0
 
     def sleep(self, sim_seconds: float) -> None:
         if sim_seconds > 0 and self.scale > 0:

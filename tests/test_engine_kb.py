@@ -40,9 +40,13 @@ def test_kb252641_broken_is_repaired_in_order_and_stays_repaired(cli_sim, capsys
     state = sim.state()["clusters"][0]
     assert [n["services"]["MSDTC"] for n in state["nodes"]] == ["Running", "Running"]
     role = next(g for g in state["groups"] if g["name"] == "ClusterDTC")
-    assert role["state"] == "Online" and {r["name"]: r["depends_on"] for r in role["resources"]}[
-        "MSDTC-ClusterDTC"] == ["ClusterDTC", "Cluster Disk 2"], "DTC Online, on its Network Name and disk"
-    assert state["disks"]["R:"]["owner"] == role["owner"], "the log disk survived, with the role"
+    resources = {r["name"]: r for r in role["resources"]}
+    dtc = resources["MSDTC-ClusterDTC"]
+    assert (role["state"], dtc["state"]) == ("Online", "Online")
+    assert [resources[d]["type"] for d in dtc["depends_on"]] == ["Network Name", "Physical Disk"]
+    assert resources["Cluster Disk 2"]["state"] == "Online" and state["disks"]["R:"]["owner"] == role["owner"], \
+        "the log disk survived, with the role"
+    assert dtc["log"].startswith("R:\\MSDTC\\") and dtc["log"] + "\\MSDTC.LOG" in state["disks"]["R:"]["files"]
     moves = [r["args"]["node"] for r in ops(sim) if r["op"] == "cluster.group.move" and r["outcome"] == "ok"]
     assert moves == ["CLU1-B", "CLU1-A"], "the failover test visits B and comes back"
     capsys.readouterr()

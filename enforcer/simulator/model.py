@@ -72,14 +72,19 @@ class Cluster(GroupRules, MsdtcRules):
     def require_cluster(self, node: Node) -> None:
         """Cluster cmdlets run against the local cluster service, as they do without -Cluster; one that has not
         joined a cluster yet (Joining, no quorum) cannot answer them."""
-        if not node.cluster_module:
-            raise SimError("unavailable", "the FailoverClusters module cannot be loaded: it is not installed "
-                                          "(RSAT-Clustering-PowerShell)")
+        self.require_module(node)
         if node.state == "Down":
             raise SimError("unavailable", f"The cluster service is not running on node '{node.name}'.")
         if node.state == "Joining":
             raise SimError("unavailable", f"The cluster service on node '{node.name}' has not joined a cluster "
                                           f"yet: no quorum ({self.quorum_text()}).")
+
+    @staticmethod
+    def require_module(node: Node) -> None:
+        """Every cluster cmdlet, the node's own state included, needs the FailoverClusters module."""
+        if not node.cluster_module:
+            raise SimError("unavailable", "the FailoverClusters module cannot be loaded: it is not installed "
+                                          "(RSAT-Clustering-PowerShell)")
 
     def quorum_text(self) -> str:
         present = sum(1 for n in self.nodes if n.state in ("Joining", "Up", "Paused"))
@@ -148,8 +153,8 @@ class Cluster(GroupRules, MsdtcRules):
         return before
 
     def start_service(self, node: Node, name: str, timeout_s: float) -> str:
-        if name.lower() == "clussvc":
-            return self.start_cluster_service(node, timeout_s)
+        if name.lower() == "clussvc":  # Start-Service returns once the service runs, Joining or not
+            return self.start_cluster_service(node, timeout_s, wait_for_quorum=False)
         check = (lambda: self.msdtc_fails(node)) if name.lower() == "msdtc" else None
         return self.change_service(node, name, "Running", timeout_s, check)
 

@@ -154,10 +154,13 @@ def _log_problem(fs: FileSystem, path: str) -> tuple[str, str] | None:
 
 
 def _logged(node: Node, problem: tuple[str, str] | None) -> str | None:
-    """What Windows logs when MSDTC cannot start (7024, and MSDTC's own beside it); returns why, or None."""
+    """What Windows logs when MSDTC cannot start (7024, and MSDTC's own beside it); returns why, or None. An
+    unregistered MSDTC has no service for the SCM to log about."""
     if problem is None:
         return None
     cause, why = problem
+    if cause == "unregistered":
+        return why
     node.log_event(7024, "Service Control Manager", EVENT_7024_MSDTC)
     for event_id, message in MSDTC_EVENTS.get(cause, []):
         node.log_event(event_id, "MSDTC", message)

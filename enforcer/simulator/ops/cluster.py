@@ -136,12 +136,14 @@ def _node_change(ctx: OpContext, name: str, before: str, moved: list[dict[str, s
 
 
 def cluster_service_stop(ctx: OpContext, args: dict) -> dict:
+    ctx.cluster.require_module(ctx.node)  # the agent reads the node's state through it
     before = ctx.node.state
     ctx.cluster.stop_cluster_service(ctx.node, _timeout(args, 120))
     return {"node": ctx.node.name, "before": before, "state": ctx.node.state}
 
 
 def cluster_service_start(ctx: OpContext, args: dict) -> dict:
+    ctx.cluster.require_module(ctx.node)  # the agent reads the node's state through it
     before = ctx.node.state
     until = _arg(args, "until", "string", "up")
     if until not in ("up", "running"):

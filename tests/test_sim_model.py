@@ -25,6 +25,9 @@ from enforcer.simulator.stores import FileSystem, Registry, norm_key, norm_path
     ("node=A,on=service:ClusSvc:start,kind=fail,count=2", ("A", "service:ClusSvc:start", "fail", 2, 0)),
     ("node=A, on=group:MSDTC:online, kind=fail", ("A", "group:MSDTC:online", "fail", None, 0)),
     ("node=A,on=any,kind=close,count=1", ("A", "any", "close", 1, 0)),
+    ("node=A,on=wsman:send:cluster.service.stop,kind=optimeout,count=1",
+     ("A", "wsman:send:cluster.service.stop", "optimeout", 1, 0)),
+    ("node=A,on=wsman:command,kind=optimeout", ("A", "wsman:command", "optimeout", None, 0)),
 ])
 def test_fault_specs_parse(spec, expected):
     f = parse_fault(spec, frozenset(OPS))
@@ -37,6 +40,8 @@ def test_fault_specs_parse(spec, expected):
     ("node=A,on=any,kind=slow", "needs ms="), ("node=A,on=service:X:stop,kind=close", "needs on=any"),
     ("node=A,on=any,kind=fail,count=0", "count must be >= 1"), ("node=A,on=any,kind=fail,when=now", "unknown"),
     ("node=A,on=any,kind=fail,count=x", "whole numbers"), ("nonsense", "expected key=value"),
+    ("node=A,on=any,kind=optimeout", "kind=optimeout goes with"), ("node=A,on=wsman:send,kind=fail", "goes with"),
+    ("node=A,on=wsman:command:facts,kind=optimeout", "on= must be"),
 ])
 def test_bad_fault_specs_say_what_was_expected(spec, message):
     with pytest.raises(FaultSpecError, match=message):

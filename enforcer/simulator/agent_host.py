@@ -66,6 +66,18 @@ def _decode_stdin(stdin: bytes) -> tuple[str, dict[str, Any]]:
     return agent, request
 
 
+def request_ops(stdin: bytes) -> list[str]:
+    """The op names of the agent request in `stdin`, once it is all there; none for anything else."""
+    lines = stdin.split(b"\n")
+    if len(lines) < 2 or not lines[1].strip():
+        return []
+    try:
+        request = json.loads(base64.b64decode(lines[1].strip(), validate=True))
+        return [str(op.get("op")) for op in request.get("ops", []) if isinstance(op, dict)]
+    except (ValueError, AttributeError):
+        return []
+
+
 @functools.lru_cache(maxsize=4)
 def _unpacked(line: str) -> str:
     """The agent from its stdin line; every node gets the same few, so each is decoded once."""

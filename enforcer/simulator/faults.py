@@ -2,6 +2,11 @@
 
 A fault is consumed each time it fires, so `count=1` models a transient
 glitch and no count models an outage that lasts until it is cleared.
+
+`kind=optimeout` answers a WinRS exchange with the OperationTimeout fault (2150858793), as a loaded Windows
+node does: `on=wsman:command` (the command started, its id never reached the client), `on=wsman:send` (the
+request was delivered and runs; its acknowledgement is lost) or `on=wsman:receive`; `wsman:send:OP` and
+`wsman:receive:OP` fire only on the exchange of an agent call that carries op OP.
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ import re
 import threading
 from dataclasses import asdict, dataclass
 
-KINDS = ("refuse", "http500", "wsman", "hang", "fail", "slow", "close")
-REQUEST_KINDS = tuple(k for k in KINDS if k != "close")  # what a request meets as it arrives
+KINDS = ("refuse", "http500", "wsman", "hang", "fail", "slow", "close", "optimeout")
+REQUEST_KINDS = tuple(k for k in KINDS if k not in ("close", "optimeout"))  # what a request meets as it arrives
 _TARGET = re.compile(r"^(any|service:[^:]+:(start|stop)|group:[^:]+:online)$", re.I)
+_WINRS_TARGET = re.compile(r"^wsman:(command|(send|receive)(:[a-z0-9_.]+)?)$", re.I)
 
 
 class FaultSpecError(ValueError):
@@ -48,9 +54,13 @@ def parse_fault(spec: str, ops: frozenset[str] = frozenset()) -> Fault:
     kind = fields["kind"].lower()
     if kind not in KINDS:
         raise FaultSpecError(f"fault {spec!r}: kind must be one of {', '.join(KINDS)}")
-    if not (_TARGET.match(fields["on"]) or fields["on"].lower() in ops):
-        raise FaultSpecError(
-            f"fault {spec!r}: on= must be any, an op name, service:NAME:start|stop or group:NAME:online")
+    winrs = bool(_WINRS_TARGET.match(fields["on"]))
+    if not (_TARGET.match(fields["on"]) or fields["on"].lower() in ops or winrs):
+        raise FaultSpecError(f"fault {spec!r}: on= must be any, an op name, service:NAME:start|stop, "
+                             f"group:NAME:online or wsman:command|send|receive")
+    if winrs != (kind == "optimeout"):
+        raise FaultSpecError(f"fault {spec!r}: kind=optimeout goes with on=wsman:command, wsman:send[:OP] or "
+                             f"wsman:receive[:OP], and those with it alone")
     try:
         count = int(fields["count"]) if "count" in fields else None
         ms = int(fields.get("ms", "0"))
@@ -90,6 +100,11 @@ class FaultBook:
                             self._faults.remove(fault)
                     return fault
         return None
+
+    def holds(self, kind: str) -> bool:
+        """Whether any fault of `kind` is active: lets a hot path skip preparing its targets."""
+        with self._lock:
+            return any(f.kind == kind for f in self._faults)
 
     def snapshot(self) -> list[dict]:
         with self._lock:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import wsman
-from .agent_host import clixml_error, is_bootstrap, run_agent
+from .agent_host import clixml_error, is_bootstrap, request_ops, run_agent
 from .entities import Clock
 from .faults import Fault
 from .ops import OpContext
@@ -141,6 +141,7 @@ class NodeShells:
             cmd.finish(1)
         else:
             self._start(cmd)
+        self._operation_timeout("wsman:command")
         return wsman.command_response(req, cmd.id)
 
     def send(self, req: wsman.Request) -> bytes:
@@ -154,12 +155,14 @@ class NodeShells:
             if stream.get("End", "").lower() == "true" and cmd.on_stdin_end:
                 handler, cmd.on_stdin_end = cmd.on_stdin_end, None
                 threading.Thread(target=handler, args=(cmd,), daemon=True).start()
+            self._operation_timeout("wsman:send", cmd)
         return wsman.send_response(req)
 
     def receive(self, req: wsman.Request) -> bytes:
         shell = self._shell(req)
         desired = req.body.find("rsp:DesiredStream", wsman.NS) if req.body is not None else None
         cmd = self._command(shell, desired.get("CommandId", "") if desired is not None else "")
+        self._operation_timeout("wsman:receive", cmd)
         max_raw = max(1024, (req.max_envelope_size - _ENVELOPE_OVERHEAD) * 3 // 4)
         deadline = time.monotonic() + req.operation_timeout_s * self.clock.scale
         with cmd.cond:
@@ -185,6 +188,16 @@ class NodeShells:
                 shell.commands.pop(cmd.id, None)
         cmd.finish(-1073741510)  # STATUS_CONTROL_C_EXIT, what a killed console process reports
         return wsman.signal_response(req)
+
+    def _operation_timeout(self, target: str, cmd: Command | None = None) -> None:
+        """An injected OperationTimeout answer to this exchange, after it took effect; `target:OP` faults only on
+        the exchanges of an agent call carrying op OP."""
+        faults, node = self.ctx.cluster.faults, self.ctx.node.name
+        if not faults.holds("optimeout"):
+            return
+        targets = [target] + [f"{target}:{op}" for op in (request_ops(bytes(cmd.stdin)) if cmd else [])]
+        if any(faults.take(node, t, ("optimeout",)) for t in targets):
+            raise wsman.operation_timeout()
 
     def open_shells(self) -> int:
         with self._lock:

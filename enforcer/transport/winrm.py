@@ -85,13 +85,14 @@ class WinRMTransport(AgentTransport):
         command_id = self._start_command()
         deadline = time.monotonic() + timeout_s
         try:
-            self._guard(lambda: protocol.send_command_input(self._shell(), command_id, stdin, end=True))
+            self._guard(lambda: protocol.send_command_input(self._shell(), command_id, stdin, end=True),
+                        lost="the request was sent and may be running")
             out, err = [], []
             while True:
                 try:
                     o, e, code, done = self._guard(
-                        lambda: protocol.get_command_output_raw(self._shell(), command_id))
-                except winrm.exceptions.WinRMOperationTimeoutError:
+                        lambda: protocol.get_command_output_raw(self._shell(), command_id), lost=None)
+                except winrm.exceptions.WinRMOperationTimeoutError:  # no output yet: ask again
                     if time.monotonic() >= deadline:
                         raise self.timed_out(timeout_s) from None
                     continue
@@ -109,16 +110,17 @@ class WinRMTransport(AgentTransport):
         finished, self._unsignalled = self._unsignalled, None
         if finished:
             self._cleanup(finished)
+        lost = "the agent may have started, and got no request"
         try:
             return self._guard(lambda: protocol.run_command(self._shell(), agent.POWERSHELL,
-                                                            agent.command_arguments()))
+                                                            agent.command_arguments()), lost=lost)
         except WSManError as exc:
             if exc.code not in QUOTA_FAULTS:
                 raise
             self.close()  # the quota counts per shell: a fresh shell starts from zero
             protocol = self._connect()
             return self._guard(lambda: protocol.run_command(self._shell(), agent.POWERSHELL,
-                                                            agent.command_arguments()))
+                                                            agent.command_arguments()), lost=lost)
 
     def _cleanup(self, command_id: str) -> None:
         if self._protocol is None or self._shell_id is None:
@@ -128,12 +130,20 @@ class WinRMTransport(AgentTransport):
         except Exception:  # the command is gone either way; the shell is closed at the end of the run
             pass
 
-    def _guard(self, action: Any) -> Any:
-        """Run one WinRM exchange, turning library exceptions into enforcer's tree."""
+    def _guard(self, action: Any, lost: str | None = "") -> Any:
+        """Run one WinRM exchange, turning library exceptions into enforcer's tree.
+
+        A loaded Windows node may answer any exchange with the OperationTimeout fault (windows-facts §5.3):
+        on a Receive that is "no output yet" (`lost=None` lets the caller ask again); on a Command or a Send the
+        answer is lost, and `lost` says what may have happened meanwhile.
+        """
         try:
             return action()
         except winrm.exceptions.WinRMOperationTimeoutError:
-            raise
+            if lost is None:
+                raise
+            raise TransportTimeout(self.node, f"{self.spec.endpoint} answered a WinRM operation timeout"
+                                              + (f": {lost}" if lost else "")) from None
         except winrm.exceptions.InvalidCredentialsError as exc:
             raise AuthenticationFailed(self.node, f"the credentials were rejected by {self.spec.endpoint}") from exc
         except winrm.exceptions.WSManFaultError as exc:

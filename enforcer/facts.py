@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from .errors import EnforcerError, TransportError
+from .errors import AuthenticationFailed, EnforcerError, TransportError
 from .model import Cluster
 from .transport.base import AgentOp
 from .transport.pool import Connections
@@ -26,6 +26,8 @@ def by_cluster(clusters: list[Cluster], requests: dict[str, dict[str, Any]], con
     nodes' reads instead of forming a round of its own at the end.
     """
     def one(node: str, args: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
+        if node in refused:
+            return node, None, refused[node]
         try:
             return node, connections.get(node).call([AgentOp("facts", args, "facts")])[0].unwrap(node), None
         except TransportError as exc:
@@ -41,6 +43,7 @@ def by_cluster(clusters: list[Cluster], requests: dict[str, dict[str, Any]], con
     facts: dict[str, dict[str, dict[str, Any]]] = {cluster.name: {} for cluster in clusters}
     unreachable: dict[str, dict[str, str]] = {cluster.name: {} for cluster in clusters}
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(cluster_of)))) as pool:
+        refused = _refused_accounts(list(cluster_of), connections, pool)
         for future in as_completed([pool.submit(one, node, requests[node]) for node in cluster_of]):
             node, node_facts, reason = future.result()
             cluster = cluster_of[node]
@@ -51,6 +54,37 @@ def by_cluster(clusters: list[Cluster], requests: dict[str, dict[str, Any]], con
             waiting[cluster.name] -= 1
             if not waiting[cluster.name]:
                 yield cluster, facts[cluster.name], unreachable[cluster.name]
+
+
+def _refused_accounts(nodes: list[str], connections: Connections, pool: ThreadPoolExecutor) -> dict[str, str]:
+    """Authenticate first on one node per account, and on no other node with an account it rejected.
+
+    A domain account is locked out after a few bad passwords: a wrong one tried on every node at once would
+    lock it in one run. So each account is tried on its first node, alone (in parallel across accounts),
+    and a rejection keeps every other node of that account from being tried. Returns node -> why not.
+    """
+    by_account: dict[tuple[str, ...], list[str]] = {}
+    for node in nodes:
+        by_account.setdefault(connections.account(node), []).append(node)
+
+    def first_contact(account_nodes: list[str]) -> tuple[list[str], AuthenticationFailed | None]:
+        try:
+            connections.get(account_nodes[0]).open()
+        except AuthenticationFailed as exc:
+            return account_nodes, exc
+        except EnforcerError:  # unreachable, say: the facts call says so, and another node may answer
+            pass
+        return account_nodes, None
+
+    refused: dict[str, str] = {}
+    for account_nodes, rejection in pool.map(first_contact, by_account.values()):
+        if rejection is None:
+            continue
+        refused[account_nodes[0]] = rejection.detail
+        for node in account_nodes[1:]:
+            refused[node] = (f"not tried: the same credentials were rejected by {account_nodes[0]}, and trying them "
+                             f"on every node could lock the account out")
+    return refused
 
 
 def gather(clusters: list[Cluster], requests: dict[str, dict[str, Any]], connections: Connections,

@@ -27,8 +27,9 @@ def test_a_failing_task_stops_the_run_exits_1_and_earlier_changes_are_reported(s
 
 
 def test_a_connection_that_hangs_once_on_a_read_is_retried_and_the_plan_succeeds(start, capsys):
-    """A hang below WS-Management (on=any: HTTP only, so it cannot run in process): a real read timeout."""
-    sim, inventory = start("healthy", ["node=CLU1-A,on=any,kind=hang,count=1"], ansible_winrm_operation_timeout_sec=1,
+    """A hang below WS-Management (on=any: HTTP only, so it cannot run in process): a real read timeout. The first
+    one meets the first contact (the account's authentication), the second the facts call, which is read again."""
+    sim, inventory = start("healthy", ["node=CLU1-A,on=any,kind=hang,count=2"], ansible_winrm_operation_timeout_sec=1,
                            ansible_winrm_read_timeout_sec=2)
     assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode", "-vv"]) == 0
     assert "retrying read-only facts" in capsys.readouterr().err
@@ -45,3 +46,19 @@ def test_a_lost_answer_to_a_change_that_did_not_happen_is_reread_then_applied_ag
     starts = [r for r in sim.journal.records("op") if r["op"] == "service.start" and r["node"] == "CLU1-B"]
     assert [r["outcome"] for r in starts] == ["error: injected http500 fault", "ok"]
 
+
+
+@pytest.mark.parametrize("auth", ["ntlm", "basic-http"])
+def test_rejected_credentials_are_tried_on_one_node_only_and_exit_3_naming_account_and_node(
+        cli_sim, monkeypatch, capsys, auth):
+    """No lockout: a wrong domain password tried on every node at once would lock the account in one run."""
+    sim, inventory = cli_sim("healthy", auth=auth, clusters=2)
+    monkeypatch.setenv("ENFORCER_PASSWORD", "wrong-" + sim.password)
+    assert main(["plan", REPAIR, "-i", inventory]) == 3
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert f"CLU1-A: the credentials of {sim.user} were rejected by http://" in text, text
+    assert "not tried: the same credentials were rejected by CLU1-A" in text
+    assert sim.password not in text
+    tried = {node for node, count in sim.server.requests.items() if count}
+    assert tried == {"CLU1-A"}, f"only the first node met the wrong password, not {sorted(tried)}"

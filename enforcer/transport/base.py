@@ -64,6 +64,10 @@ class Transport(abc.ABC):
     def close(self) -> None:
         """Release the node's shell and connection; safe to call twice."""
 
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Authenticate and get the node ready for calls; AuthenticationFailed when the credentials are rejected."""
+
     def __enter__(self) -> Transport:
         return self
 

@@ -60,6 +60,9 @@ class InProcessTransport(AgentTransport):
     def _backoff(self, seconds: float) -> None:
         self.host.sleep(seconds)
 
+    def open(self) -> None:
+        """Nothing to authenticate: the simulation is in this process."""
+
     def close(self) -> None:
         """Nothing to release: there is no shell and no connection."""
 

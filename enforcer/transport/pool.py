@@ -27,6 +27,11 @@ class Connections:
                 self._open[node] = self._factory(node, self._specs[node])
             return self._open[node]
 
+    def account(self, node: str) -> tuple[str, ...]:
+        """What identifies the credentials a node is reached with: nodes that share them share a lockout count."""
+        spec = self._specs[node]
+        return spec.auth, spec.user.lower(), spec.password, spec.cert_pem or ""
+
     def reset(self, node: str) -> None:
         """Drop a node's connection after a lost answer; the next call opens a fresh shell."""
         with self._lock:

@@ -66,6 +66,9 @@ class WinRMTransport(AgentTransport):
             self._shell_id = self._guard(lambda: self._connect().open_shell(codepage=65001))
         return self._shell_id
 
+    def open(self) -> None:
+        self._shell()  # the Create that opens the shell is the request that authenticates
+
     def close(self) -> None:
         protocol, shell_id = self._protocol, self._shell_id
         self._protocol = self._shell_id = self._unsignalled = None  # Delete ends the shell's commands too
@@ -145,7 +148,8 @@ class WinRMTransport(AgentTransport):
             raise TransportTimeout(self.node, f"{self.spec.endpoint} answered a WinRM operation timeout"
                                               + (f": {lost}" if lost else "")) from None
         except winrm.exceptions.InvalidCredentialsError as exc:
-            raise AuthenticationFailed(self.node, f"the credentials were rejected by {self.spec.endpoint}") from exc
+            raise AuthenticationFailed(self.node, f"the credentials of {self.spec.user or 'the certificate'} were "
+                                                  f"rejected by {self.spec.endpoint}") from exc
         except winrm.exceptions.WSManFaultError as exc:
             raise WSManError(self.node, f"WinRM fault {exc.wsman_fault_code}: {(exc.reason or '').strip()}",
                              exc.wsman_fault_code) from exc

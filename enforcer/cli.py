@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from .commands.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_LOCKED
-from .commands.inspect import cmd_facts, cmd_inventory, cmd_validate
+from .commands.inspect import cmd_doctor, cmd_facts, cmd_inventory, cmd_validate
 from .commands.run import cmd_apply, cmd_plan
 from .console import Console
 from .errors import EnforcerError, InputError
@@ -92,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     inventory.add_argument("--format", choices=("text", "json"), default="text")
     _verbosity(inventory)
     inventory.set_defaults(run=cmd_inventory)
+
+    doctor = commands.add_parser("doctor", help="check every node can be worked with, and say how to fix what "
+                                                "cannot (read-only)")
+    doctor.add_argument("-i", "--inventory", required=True)
+    doctor.add_argument("-l", "--limit", metavar="PATTERN")
+    doctor.add_argument("-f", "--forks", type=int, default=10, metavar="N", help="nodes checked at once")
+    doctor.add_argument("--format", choices=("text", "json"), default="text")
+    _verbosity(doctor)
+    doctor.set_defaults(run=cmd_doctor)
 
     restore = commands.add_parser("restore", help="put back what a run deleted, from the backups it took")
     restore.add_argument("run_id", metavar="RUN_ID")

@@ -43,7 +43,7 @@ def by_cluster(clusters: list[Cluster], requests: dict[str, dict[str, Any]], con
     facts: dict[str, dict[str, dict[str, Any]]] = {cluster.name: {} for cluster in clusters}
     unreachable: dict[str, dict[str, str]] = {cluster.name: {} for cluster in clusters}
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(cluster_of)))) as pool:
-        refused = _refused_accounts(list(cluster_of), connections, pool)
+        refused = first_contacts(list(cluster_of), connections, pool)
         for future in as_completed([pool.submit(one, node, requests[node]) for node in cluster_of]):
             node, node_facts, reason = future.result()
             cluster = cluster_of[node]
@@ -56,7 +56,7 @@ def by_cluster(clusters: list[Cluster], requests: dict[str, dict[str, Any]], con
                 yield cluster, facts[cluster.name], unreachable[cluster.name]
 
 
-def _refused_accounts(nodes: list[str], connections: Connections, pool: ThreadPoolExecutor) -> dict[str, str]:
+def first_contacts(nodes: list[str], connections: Connections, pool: ThreadPoolExecutor) -> dict[str, str]:
     """Authenticate first on one node per account, and on no other node with an account it rejected.
 
     A domain account is locked out after a few bad passwords: a wrong one tried on every node at once would

@@ -43,7 +43,7 @@ def test_shared_definitions_are_valid_and_errors_have_the_catalogues_kinds():
 def test_read_only_ops_are_the_readers():
     assert {op for op, entry in OPS.items() if entry["read_only"]} == {
         "facts", "registry.get", "path.get", "service.get", "dtc.get", "sql.get", "events.query", "cluster.nodes",
-        "cluster.groups", "cluster.networks"}
+        "cluster.groups", "cluster.networks", "node.info"}
 
 
 @pytest.mark.parametrize("op, args, problem", [

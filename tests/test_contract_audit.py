@@ -74,6 +74,7 @@ EVERY_OP = [
     ("CLU1-A", "service.get", {"name": "MSDTC"}),
     ("CLU1-A", "service.stop", {"name": "MSDTC"}),
     ("CLU1-A", "dtc.get", {}),
+    ("CLU1-A", "node.info", {}),
     ("CLU1-A", "dtc.uninstall", {}),
     ("CLU1-A", "dtc.install", {}),
     ("CLU1-A", "dtc.reset_log", {"dtc_name": "MSDTC-ClusterDTC", "backup_to": "C:\\backup\\dtclog.zip"}),

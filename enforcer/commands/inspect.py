@@ -1,15 +1,17 @@
-"""facts, validate, inventory: looking without changing."""
+"""facts, validate, inventory, doctor: looking without changing."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from .. import api
+from .. import api, doctor
 from ..console import Console
 from ..inventory import describe, load_inventory
+from ..planner import check_limit, matches
 from ..playbook import load_playbook, parse_extra_vars, validate_names
-from .common import EXIT_OK, EXIT_UNREACHABLE, credentials
+from ..transport.pool import Connections
+from .common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, credentials
 
 
 def cmd_facts(args: argparse.Namespace, console: Console) -> int:
@@ -49,3 +51,27 @@ def cmd_inventory(args: argparse.Namespace, console: Console) -> int:
     lines += [f"WARNING: {w}" for w in view["warnings"]]
     console.out("\n".join(lines))
     return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
+    """Exit 0 when every node passes, 3 when one cannot be reached or logged in to, 1 for any other failure."""
+    inventory = load_inventory(args.inventory)
+    check_limit(inventory, args.limit)
+    credentials(inventory, console)
+    clusters = [c for c in inventory.clusters if args.limit is None or matches(args.limit, c, inventory)]
+    with Connections(inventory, args.forks) as connections:
+        reports = doctor.diagnose(clusters, connections, args.forks)
+    if args.format == "json":
+        console.out(json.dumps(doctor.as_json(reports), indent=2))
+    else:
+        for report in reports:
+            console.out(f"{report.node} ({report.cluster}, {report.endpoint})")
+            for v in report.verdicts:
+                console.out(f"  {v.status:<5} {v.check:<15} {v.detail}" + (f"\n{'':<23}fix: {v.hint}" if v.hint and
+                                                                             v.status != "ok" else ""))
+        bad = [r.node for r in reports if r.failed]
+        console.out(f"\n{len(reports) - len(bad)} of {len(reports)} node(s) ready" +
+                    (f"; not ready: {', '.join(bad)}" if bad else ""))
+    if any(r.unreachable for r in reports):
+        return EXIT_UNREACHABLE
+    return EXIT_FAILED if any(r.failed for r in reports) else EXIT_OK

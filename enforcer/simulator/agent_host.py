@@ -121,8 +121,10 @@ class OpHost:
     A transport fault comes back in the outcome for the caller to act out (over HTTP, httpd.py does).
     """
 
-    def __init__(self, clusters: list[Cluster], clock: Clock) -> None:
-        self._contexts = {node.name.lower(): OpContext(cluster, node) for cluster in clusters for node in cluster.nodes}
+    def __init__(self, clusters: list[Cluster], clock: Clock, user: str) -> None:
+        """`user`: the account the agent runs as, DOMAIN\\user."""
+        self._contexts = {node.name.lower(): OpContext(cluster, node, user)
+                          for cluster in clusters for node in cluster.nodes}
         self._clock = clock
 
     def run(self, node: str, stdin: bytes) -> AgentOutcome:

@@ -14,6 +14,9 @@ from typing import Any
 
 from .stores import FileSystem, Registry
 
+# WinRM's defaults (windows-facts §5.4): what node.info reports and the shells enforce.
+WINRM_MAX_SHELLS_PER_USER = 30
+WINRM_MAX_ENVELOPE_KB = 500
 WITNESS_TYPES = {"disk": "Physical Disk", "file_share": "File Share Witness", "cloud": "Cloud Witness"}
 
 
@@ -70,6 +73,7 @@ class Node:
     paused: bool = False
     joining: bool = False  # ClusSvc runs, waiting for a quorum of votes to form the cluster
     cluster_module: bool = True  # the FailoverClusters PowerShell module (RSAT-Clustering-PowerShell)
+    account_admin: bool = True  # whether the simulator's account holds an Administrators token here
     os_build: int = 17763  # WS2019; 20348 (WS2022) reports a partition in time as event 5398
     boot_time: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=7))
 

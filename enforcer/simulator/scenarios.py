@@ -172,7 +172,7 @@ def _build_node(name: str, spec: dict[str, Any]) -> Node:
     if os_name not in OS_BUILDS:
         raise ScenarioError(f"os must be one of {', '.join(OS_BUILDS)}, not {os_name!r}")
     node = Node(name, paused=bool(spec.get("paused", False)), cluster_module=bool(spec.get("cluster_module", True)),
-                os_build=OS_BUILDS[os_name])
+                os_build=OS_BUILDS[os_name], account_admin=bool(spec.get("account_admin", True)))
     if "booted_ago_s" in spec:  # when Windows last started on it (default: a week ago)
         node.boot_time = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=float(spec["booted_ago_s"]))
     for svc_name, s in spec.get("services", {}).items():

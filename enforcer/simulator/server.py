@@ -61,7 +61,7 @@ class Simulation:
         self.clusters: list[Cluster] = [
             scenarios.build_cluster(scenario_data, first_cluster + i, nodes, self.clock, self.journal, self.faults)
             for i in range(clusters)]
-        self.op_host = OpHost(self.clusters, self.clock)  # the nodes' agent without HTTP
+        self.op_host = OpHost(self.clusters, self.clock, f"{domain}\\{user}")  # the nodes' agent without HTTP
         self._first = first_cluster
         self._tmp = tempfile.mkdtemp(prefix="enforcer-sim-")
         self.ca_path: str | None = None
@@ -85,7 +85,8 @@ class Simulation:
         for cluster in self.clusters:
             for node in cluster.nodes:
                 sock, host = next(it)
-                shells = NodeShells(OpContext(cluster, node), self.clock, self.domain, self.user)
+                shells = NodeShells(OpContext(cluster, node, f"{self.domain}\\{self.user}"), self.clock, self.domain,
+                                    self.user)
                 endpoint = Endpoint(cluster.name, node.name, host, sock.getsockname()[1], shells, sock)
                 self.server.add(endpoint)
                 self.endpoints.append(endpoint)

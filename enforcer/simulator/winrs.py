@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 
 from . import wsman
 from .agent_host import clixml_error, is_bootstrap, request_ops, run_agent
-from .entities import Clock
+from .entities import WINRM_MAX_SHELLS_PER_USER, Clock
 from .faults import Fault
 from .ops import OpContext
 
-MAX_SHELLS_PER_USER = 30
 # Windows never decrements this for a text shell's commands (MS-WSMV note 118): a
 # long-lived shell eventually needs recreating, and clients must handle that.
 MAX_OPERATIONS_PER_SHELL = 1500
@@ -106,8 +105,8 @@ class NodeShells:
     # -- WS-Management verbs ---------------------------------------------------
     def create(self, req: wsman.Request, user: str, endpoint: str, client_ip: str) -> bytes:
         with self._lock:
-            if sum(1 for s in self._shells.values() if s.owner == user) >= MAX_SHELLS_PER_USER:
-                raise wsman.shell_quota(MAX_SHELLS_PER_USER)
+            if sum(1 for s in self._shells.values() if s.owner == user) >= WINRM_MAX_SHELLS_PER_USER:
+                raise wsman.shell_quota(WINRM_MAX_SHELLS_PER_USER)
             shell = Shell(str(uuid.uuid4()).upper(), user)
             self._shells[shell.id] = shell
         streams, out_streams = "stdin", "stdout stderr"

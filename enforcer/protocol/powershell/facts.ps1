@@ -1,5 +1,5 @@
 # enforcer agent, facts: everything a plan needs, in one call, from the other
-# families' ops.
+# families' ops; node.info: who this session is and what it may do.
 
 $script:EnforcerOps['facts'] = {
     param($a)
@@ -59,5 +59,25 @@ $script:EnforcerOps['facts'] = {
         cluster_error  = $clusterError
         cluster_module = $clusterModule
         events         = $events
+    }
+}
+
+# Over the network a local account's token is filtered by UAC (KB 951016)
+# unless LocalAccountTokenFilterPolicy is 1: IsInRole then says what the
+# cluster cmdlets will find, not what the account's group membership says.
+$script:EnforcerOps['node.info'] = {
+    param($a)
+    $identity = [Security.Principal.WindowsIdentity]::GetCurrent()
+    $principal = New-Object Security.Principal.WindowsPrincipal($identity)
+    $quota = {
+        param([string]$Path)
+        try { [int](Get-Item -Path $Path -ErrorAction Stop).Value } catch { $null }
+    }
+    [ordered]@{
+        user                = $identity.Name
+        administrator       = $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
+        powershell          = $PSVersionTable.PSVersion.ToString()
+        max_envelope_kb     = & $quota 'WSMan:\localhost\MaxEnvelopeSizekb'
+        max_shells_per_user = & $quota 'WSMan:\localhost\Shell\MaxShellsPerUser'
     }
 }

@@ -15,6 +15,7 @@ from ..stores import FileSystem, norm_path
 class OpContext:
     cluster: Cluster
     node: Node
+    user: str = ""  # the session's account, DOMAIN\user
 
     def journal_change(self, obj: str, before: Any, after: Any, node: bool = True) -> None:
         self.cluster.journal.change(self.cluster.name, self.node.name if node else None, obj, before, after)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..entities import SimError, utcnow_iso
+from ..entities import WINRM_MAX_ENVELOPE_KB, WINRM_MAX_SHELLS_PER_USER, SimError, utcnow_iso
 from ..stores import norm_path
 from .cluster import cluster_groups, cluster_networks, cluster_nodes
 from .common import Handler, OpContext, _arg
@@ -12,6 +12,7 @@ from .path import path_get
 from .registry import registry_get
 from .service import service_get
 
+POWERSHELL_VERSION = "5.1.17763.5329"  # Windows PowerShell 5.1 as WS2019 ships it
 OS_BY_BUILD = {
     17763: {"caption": "Microsoft Windows Server 2019 Datacenter", "version": "10.0.17763"},
     20348: {"caption": "Microsoft Windows Server 2022 Datacenter", "version": "10.0.20348"},
@@ -48,6 +49,14 @@ def _path_fact(ctx: OpContext, path: str) -> dict:
         return {"path": norm_path(path), "exists": None, "error": {"kind": exc.kind, "message": exc.message}}
 
 
+def node_info(ctx: OpContext, args: dict) -> dict:
+    """The session's account is the simulator's; whether it is an administrator here is the node's scenario's."""
+    return {"user": ctx.user, "administrator": ctx.node.account_admin,
+            "powershell": POWERSHELL_VERSION, "max_envelope_kb": WINRM_MAX_ENVELOPE_KB,
+            "max_shells_per_user": WINRM_MAX_SHELLS_PER_USER}
+
+
 OPS: dict[str, Handler] = {
     "facts": facts,
+    "node.info": node_info,
 }

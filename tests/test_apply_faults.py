@@ -62,3 +62,15 @@ def test_rejected_credentials_are_tried_on_one_node_only_and_exit_3_naming_accou
     assert sim.password not in text
     tried = {node for node, count in sim.server.requests.items() if count}
     assert tried == {"CLU1-A"}, f"only the first node met the wrong password, not {sorted(tried)}"
+
+
+def test_an_answer_in_clear_on_an_encrypted_session_is_refused(cli_sim, capsys):
+    """Anyone on the path could write an answer in clear: on an NTLM session facts come only from sealed answers."""
+    sim, inventory = cli_sim("healthy", auth="ntlm", faults=["node=CLU1-B,on=any,kind=clear"])
+    assert main(["plan", REPAIR, "-i", inventory]) == 3
+    out = capsys.readouterr()
+    assert "CLU1-B" in out.out + out.err and "refused an answer in clear on an encrypted session" in out.out + out.err
+    sim.faults.clear()
+    sim.add_fault("node=CLU1-B,on=any,kind=clear,count=1")
+    assert main(["plan", REPAIR, "-i", inventory, "-vv"]) == 0, "a transient one: the read is sent again"
+    assert "retrying read-only facts" in capsys.readouterr().err

@@ -15,8 +15,9 @@ import re
 import threading
 from dataclasses import asdict, dataclass
 
-KINDS = ("refuse", "http500", "wsman", "hang", "fail", "slow", "close", "optimeout")
-REQUEST_KINDS = tuple(k for k in KINDS if k not in ("close", "optimeout"))  # what a request meets as it arrives
+KINDS = ("refuse", "http500", "wsman", "hang", "fail", "slow", "close", "optimeout", "clear")
+# What a request meets as it arrives; the others act on an answer (close, clear) or on a WinRS exchange (optimeout).
+REQUEST_KINDS = tuple(k for k in KINDS if k not in ("close", "optimeout", "clear"))
 _TARGET = re.compile(r"^(any|service:[^:]+:(start|stop)|group:[^:]+:online)$", re.I)
 _WINRS_TARGET = re.compile(r"^wsman:(command|(send|receive)(:[a-z0-9_.]+)?)$", re.I)
 
@@ -68,8 +69,8 @@ def parse_fault(spec: str, ops: frozenset[str] = frozenset()) -> Fault:
         raise FaultSpecError(f"fault {spec!r}: count and ms must be whole numbers") from exc
     if (count is not None and count < 1) or ms < 0:
         raise FaultSpecError(f"fault {spec!r}: count must be >= 1 and ms >= 0")
-    if kind == "close" and fields["on"].lower() != "any":
-        raise FaultSpecError(f"fault {spec!r}: kind=close ends an HTTP connection, so it needs on=any")
+    if kind in ("close", "clear") and fields["on"].lower() != "any":
+        raise FaultSpecError(f"fault {spec!r}: kind={kind} acts on an HTTP answer, so it needs on=any")
     if kind == "slow" and not ms:
         raise FaultSpecError(f"fault {spec!r}: kind=slow needs ms=")
     return Fault(node=fields["node"], on=fields["on"], kind=kind, count=count, ms=ms)

@@ -270,7 +270,9 @@ class WinRMServer:
         status, soap = self._dispatch(conn, body, fault)
         # HTTP.sys ends a connection between messages, never inside a handshake: after the answer to a SOAP request
         close = self.faults.take(conn.endpoint.node, "any", ("close",)) is not None
-        if conn.ntlm is not None:
+        # `clear`: a 200 in clear on an encrypted session, as a man in the middle would write one
+        forged = status == 200 and self.faults.take(conn.endpoint.node, "any", ("clear",)) is not None
+        if conn.ntlm is not None and not forged:
             return _Response(status, sealing.seal(conn.ntlm, soap), [("Content-Type", sealing.CONTENT_TYPE)], close)
         return _Response(status, soap, [("Content-Type", "application/soap+xml;charset=UTF-8")], close)
 

@@ -97,6 +97,9 @@ class HttpWire:
             except (ValueError, spnego.exceptions.SpnegoError) as exc:
                 self.close()
                 raise WireError(f"the server's sealed answer does not unseal: {exc}") from None
+        elif status == 200:  # anyone on the path could have written an answer in clear: facts must not come from it
+            self.close()
+            raise WireError("refused an answer in clear on an encrypted session (it may be forged)")
         return Answer(status, body)
 
     def close(self) -> None:

@@ -15,16 +15,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/enforcer demo
 
-# The HTML report is checked in a real headless Chromium (Debian's package).
-CHROMIUM := $(shell command -v chromium 2>/dev/null)
+# What the tests start for real, from Debian's packages: a headless Chromium (the HTML report) and MIT
+# Kerberos' KDC (--auth kerberos), with the headers python-gssapi and pykerberos build against.
+DEBIAN_TEST_PACKAGES := chromium krb5-kdc krb5-admin-server krb5-user libkrb5-dev
+TEST_STAMP := $(VENV)/.installed-test-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+$(TEST_STAMP): $(STAMP)
+	dpkg -s $(DEBIAN_TEST_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_TEST_PACKAGES) >/dev/null; }
+	$(BIN)/pip install --quiet -e '.[test,kerberos]'
+	touch $@
 
 # Lint and type-check first (fail fast), then the tests.
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/ruff check enforcer tests bench
 	$(BIN)/mypy
-ifndef CHROMIUM
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-endif
 	$(BIN)/pytest
 
 # One table, all measured in one run (bench/run.py also runs bench/sim_latency.py's measures); ~5 minutes.

@@ -15,7 +15,6 @@ from typing import Any
 from .errors import InputError
 from .model import Cluster, ConnectionSpec, Inventory, Node
 from .templating import Scope, is_template, render
-from .transport.pywinrm_compat import library_missing
 from .yamlsource import Located, load_yaml, where
 
 TRANSPORTS = ("ntlm", "basic", "kerberos", "credssp", "certificate")
@@ -247,19 +246,14 @@ def _connection(host: _Host, host_vars: dict[str, Any]) -> tuple[ConnectionSpec,
             if not value or not Path(str(value)).is_file():
                 raise InputError(f"host {host.name}: certificate authentication needs {name} naming a PEM file"
                                  + (f"; {value} does not exist" if value else ""), location)
-    _require_library(transport, host.name, location)
+    delegation = str(var("ansible_winrm_kerberos_delegation", False)).strip().lower() in ("true", "yes", "1", "on")
+    override = var("ansible_winrm_kerberos_hostname_override")
     return ConnectionSpec(
         host=str(var("ansible_host", host.name)), port=port, scheme=scheme, auth=transport,
         user=user, password="" if password is None else str(password), cert_pem=cert_pem, cert_key_pem=cert_key_pem,
         cert_validation=validation == "validate", ca_trust_path=var("ansible_winrm_ca_trust_path"),
-        operation_timeout_s=op_timeout, read_timeout_s=read_timeout), warning
-
-
-def _require_library(transport: str, host: str, location: str) -> None:
-    """Kerberos and CredSSP need optional libraries; say so now rather than failing every node later."""
-    if library_missing(transport):
-        raise InputError(f"host {host}: ansible_winrm_transport {transport} needs an optional library: "
-                         f"pip install 'enforcer[{transport}]'", location)
+        operation_timeout_s=op_timeout, read_timeout_s=read_timeout,
+        kerberos_hostname_override=str(override) if override else None, kerberos_delegation=delegation), warning
 
 
 def missing_passwords(inventory: Inventory) -> list[Node]:

@@ -29,6 +29,8 @@ class ConnectionSpec:
     read_timeout_s: int = 30
     cert_pem: str | None = None
     cert_key_pem: str | None = None
+    kerberos_hostname_override: str | None = None  # the name in the node's service principal, HTTP/<name>
+    kerberos_delegation: bool = False  # forward the ticket, for what the node reaches on the user's behalf
 
     @property
     def endpoint(self) -> str:

@@ -112,7 +112,7 @@ def test_a_sim_process_audits_the_contract_as_the_suite_asks(sim_process):
     (["--fault", "node=A,on=any"], "missing kind="),
     (["--fault", "node=A,on=nowhere,kind=fail"], "on= must be"),
     (["--clusters", "0"], "clusters must be"),
-    (["--auth", "kerberos"], "invalid choice"),
+    (["--auth", "digest"], "invalid choice"),
     (["--latency", "fast"], "expected a number"),
 ])
 def test_sim_rejects_bad_input_with_exit_4_and_one_message(argv, expected):

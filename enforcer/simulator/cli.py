@@ -16,7 +16,7 @@ from typing import Any
 
 from . import AUTH_MODES, PASSWORD_ENV
 
-EXIT_OK, EXIT_INVALID = 0, 4
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 4
 
 
 def _non_negative(text: str) -> float:
@@ -58,8 +58,9 @@ def _state_dir() -> Path:
 
 def run_sim(args: argparse.Namespace, console: Any = None) -> int:
     from .faults import FaultSpecError
+    from .kdc import KdcError
     from .scenarios import ScenarioError
-    from .server import Simulation
+    from .server import Simulation, krb5_conf_path
 
     password = args.password or os.environ.get("ENFORCER_SIM_PASSWORD")
     try:
@@ -73,7 +74,12 @@ def run_sim(args: argparse.Namespace, console: Any = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    sim.start()
+    try:
+        sim.start()
+    except KdcError as exc:
+        print(f"enforcer sim: {exc}", file=sys.stderr)
+        sim.stop()
+        return EXIT_FAILED
     try:
         inventory.parent.mkdir(parents=True, exist_ok=True)
         sim.write_inventory(str(inventory))
@@ -84,6 +90,9 @@ def run_sim(args: argparse.Namespace, console: Any = None) -> int:
         assert sim.control is not None, "--control-port is always set (default 0: a free port)"
         print(f"control:   http://127.0.0.1:{sim.control.port}  (GET /state, POST /faults, POST /drift)")
         print(f"inventory: {inventory}")
+        if sim.kdc is not None:
+            print(f"kerberos:  realm {sim.realm}, KDC 127.0.0.1:{sim.kdc.port}, user {sim.kdc.principal}")
+            print(f"           export KRB5_CONFIG='{krb5_conf_path(str(inventory))}'")
         if not password:
             print(f"password (generated, shown once): export {PASSWORD_ENV}='{sim.password}'")
         print("serving until Ctrl-C or SIGTERM", flush=True)

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import email.utils
 import functools
-import os
 import selectors
 import socket
 import ssl
 import struct
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -31,7 +28,9 @@ import spnego.exceptions
 
 from ..protocol import sealing
 from . import wsman
+from .acceptors import Acceptor, KerberosAcceptor, NtlmAcceptor
 from .faults import REQUEST_KINDS, Fault, FaultBook
+from .kdc import Kdc
 from .winrs import NodeShells, TransportFault
 
 _MAX_BODY = 16 * 1024 * 1024
@@ -52,63 +51,13 @@ class Endpoint:
         return f"{self.scheme}://{self.host}:{self.port}/wsman"
 
 
-class _NtlmAcceptor:
-    """pyspnego's NTLM acceptor reads credentials from the file named by $NTLM_USER_FILE.
-
-    Each server writes its own file, and the variable is pointed at it only
-    while that server steps a token, under one process-wide lock: simulators
-    side by side in one process keep their own passwords.
-    """
-
-    _env_lock = threading.Lock()
-
-    def __init__(self, domain: str, user: str, password: str) -> None:
-        fd, self.path = tempfile.mkstemp(prefix="enforcer-sim-ntlm-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(_credential_lines(domain, user, password))
-
-    def step(self, ctx: spnego.ContextProxy | None, token: bytes) -> tuple[spnego.ContextProxy, bytes | None]:
-        """Step `ctx` with the token, or a new context when there is none; raw NTLM skips pyspnego's SPNEGO layer."""
-        with self._env_lock:
-            previous = os.environ.get("NTLM_USER_FILE")
-            os.environ["NTLM_USER_FILE"] = self.path  # read when a raw NTLM context is made, and when it steps
-            try:
-                if ctx is None or ctx.complete:
-                    ctx = spnego.server(protocol="ntlm" if token.startswith(b"NTLMSSP\0") else "negotiate")
-                return ctx, ctx.step(token)
-            finally:
-                if previous is None:
-                    os.environ.pop("NTLM_USER_FILE", None)
-                else:
-                    os.environ["NTLM_USER_FILE"] = previous
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
-
-
-def _credential_lines(domain: str, user: str, password: str) -> str:
-    """The account, with and without its domain, as the acceptor's credential file holds it.
-
-    In smbpasswd form (the LM and NT hashes) when pyspnego's hash functions are
-    at hand: the acceptor then reads the hashes instead of deriving them from
-    the password on every handshake (pure-Python DES, about half the
-    simulator's CPU per NTLM handshake). Otherwise in Heimdal form (the password).
-    """
-    try:
-        from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
-    except ImportError:
-        return f":{user}:{password}\n{domain}:{user}:{password}\n"
-    hashes = f"{lmowfv1(password).hex().upper()}:{ntowfv1(password).hex().upper()}"
-    return f"{user}:0:{hashes}:[U          ]:LCT-00000000\n{domain}\\{user}:0:{hashes}:[U          ]:LCT-00000000\n"
-
-
 @dataclass
 class _Connection:
     sock: socket.socket
     endpoint: Endpoint
     peer: str
-    ntlm: spnego.ContextProxy | None = None
+    security: spnego.ContextProxy | None = None  # NTLM's or Kerberos' session context: it seals the messages
+    mutual: str | None = None  # the WWW-Authenticate value that completes the client's context
     user: str | None = None
 
 
@@ -126,7 +75,7 @@ class HttpRequestError(Exception):
 
 class WinRMServer:
     def __init__(self, auth: str, domain: str, user: str, password: str, faults: FaultBook,
-                 latency_ms: float = 0.0, tls: ssl.SSLContext | None = None) -> None:
+                 latency_ms: float = 0.0, tls: ssl.SSLContext | None = None, kdc: Kdc | None = None) -> None:
         self.auth = auth
         self.domain, self.user, self.password = domain, user, password
         self.faults = faults
@@ -143,7 +92,9 @@ class WinRMServer:
         self._conns: set[socket.socket] = set()
         self._listeners: list[socket.socket] = []
         self._conns_lock = threading.Lock()
-        self._ntlm = _NtlmAcceptor(domain, user, password) if auth == "ntlm" else None
+        self._acceptor: Acceptor | None = KerberosAcceptor(kdc) if kdc is not None else \
+            NtlmAcceptor(domain, user, password) if auth == "ntlm" else None
+        self._schemes = ("Negotiate", "Kerberos") if kdc is not None else ("Negotiate",)
 
     def add(self, endpoint: Endpoint) -> None:
         endpoint.scheme = "https" if self.tls else "http"
@@ -172,8 +123,8 @@ class WinRMServer:
         with self._conns_lock:
             for conn in list(self._conns):
                 _reset(conn)
-        if self._ntlm:
-            self._ntlm.close()
+        if self._acceptor:
+            self._acceptor.close()
 
     # -- accepting -------------------------------------------------------------
     def _accept_loop(self) -> None:
@@ -255,13 +206,14 @@ class WinRMServer:
         denied = self._authenticate(conn, headers)
         if denied is not None:
             return denied
-        if conn.ntlm is not None:
+        if conn.security is not None:
             if "multipart/encrypted" not in headers.get("content-type", ""):
-                if not body:
-                    return _Response(200)  # the client's empty authentication request
+                if not body:  # the client's empty authentication request; Kerberos' answer completes it
+                    mutual, conn.mutual = conn.mutual, None
+                    return _Response(200, headers=[("WWW-Authenticate", mutual)] if mutual else [])
                 return _Response(400, close=True)
             try:
-                body = sealing.unseal(conn.ntlm, body)
+                body = sealing.unseal(conn.security, body)
             except (ValueError, spnego.exceptions.SpnegoError):
                 return _Response(400, close=True)
         if fault and fault.kind == "http500":
@@ -272,8 +224,9 @@ class WinRMServer:
         close = self.faults.take(conn.endpoint.node, "any", ("close",)) is not None
         # `clear`: a 200 in clear on an encrypted session, as a man in the middle would write one
         forged = status == 200 and self.faults.take(conn.endpoint.node, "any", ("clear",)) is not None
-        if conn.ntlm is not None and not forged:
-            return _Response(status, sealing.seal(conn.ntlm, soap), [("Content-Type", sealing.CONTENT_TYPE)], close)
+        if conn.security is not None and not forged:
+            return _Response(status, sealing.seal(conn.security, soap), [("Content-Type", sealing.CONTENT_TYPE)],
+                             close)
         return _Response(status, soap, [("Content-Type", "application/soap+xml;charset=UTF-8")], close)
 
     def _dispatch(self, conn: _Connection, body: bytes, fault: Fault | None) -> tuple[int, bytes]:
@@ -319,20 +272,23 @@ class WinRMServer:
                 conn.user = user.rpartition("\\")[2]
                 return None
             return _Response(401, headers=[("WWW-Authenticate", 'Basic realm="WSMAN"')])
-        if self._ntlm and scheme.lower() in ("negotiate", "ntlm") and token:
+        offered = [("WWW-Authenticate", s) for s in self._schemes]
+        if self._acceptor and scheme.lower() in {s.lower() for s in self._schemes} | {"ntlm"} and token:
             try:
-                conn.ntlm, out = self._ntlm.step(conn.ntlm, base64.b64decode(token))
+                conn.security, out = self._acceptor.step(conn.security, scheme.lower(), base64.b64decode(token))
             except (spnego.exceptions.SpnegoError, binascii.Error):
-                conn.ntlm = None
-                return _Response(401, headers=[("WWW-Authenticate", "Negotiate")])
-            if not conn.ntlm.complete:
-                return _Response(401, headers=[("WWW-Authenticate",
-                                                f"{scheme} {base64.b64encode(out or b'').decode()}")])
-            conn.user = str(conn.ntlm.client_principal or self.user).rpartition("\\")[2]
+                conn.security = None
+                return _Response(401, headers=offered)
+            answer = f"{scheme} {base64.b64encode(out or b'').decode()}"
+            if not conn.security.complete:
+                return _Response(401, headers=[("WWW-Authenticate", answer)])
+            conn.mutual = answer if out else None  # Kerberos' AP-REP, on the 200 that ends the handshake
+            principal = str(conn.security.client_principal or self.user)
+            conn.user = principal.rpartition("\\")[2].partition("@")[0]
             return None
-        if conn.ntlm is not None and conn.ntlm.complete:
+        if conn.security is not None and conn.security.complete:
             return None
-        return _Response(401, headers=[("WWW-Authenticate", "Negotiate")])
+        return _Response(401, headers=offered)
 
     def _valid(self, user: str, password: str | None) -> bool:
         return user.rpartition("\\")[2].lower() == self.user.lower() and password == self.password

@@ -16,6 +16,7 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -28,6 +29,7 @@ from .entities import Clock
 from .faults import FaultBook, parse_fault
 from .httpd import Endpoint, WinRMServer
 from .journal import Journal
+from .kdc import Kdc
 from .model import Cluster
 from .ops import OPS, OpContext
 from .tls import make_server_context
@@ -70,6 +72,8 @@ class Simulation:
         self._control_port = control_port
         self.control: ControlServer | None = None
         self.server: WinRMServer | None = None
+        self.kdc: Kdc | None = None  # --auth kerberos: the realm's KDC
+        self.realm = f"{domain.upper()}.TEST"
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> Simulation:
@@ -79,8 +83,12 @@ class Simulation:
         tls = None
         if self.auth == "basic-https":
             tls, self.ca_path = make_server_context(self._tmp, bound_hosts)
+        if self.auth == "kerberos":
+            self.kdc = Kdc(Path(self._tmp) / "kdc", self.realm, self.user, self.password,
+                           [self.service_host(n.name) for c in self.clusters for n in c.nodes])
+            self.kdc.start()
         self.server = WinRMServer(self.auth, self.domain, self.user, self.password, self.faults,
-                                  self._latency_ms, tls)
+                                  self._latency_ms, tls, self.kdc)
         it = iter(zip(sockets, bound_hosts, strict=True))
         for cluster in self.clusters:
             for node in cluster.nodes:
@@ -101,6 +109,8 @@ class Simulation:
             self.control.stop()
         if self.server:
             self.server.stop()
+        if self.kdc:
+            self.kdc.stop()
         self.journal.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
@@ -130,10 +140,11 @@ class Simulation:
     def inventory(self) -> dict[str, Any]:
         """An Ansible YAML inventory of the simulated clusters; the password comes from the environment."""
         scheme = "https" if self.auth == "basic-https" else "http"
+        kerberos = self.auth == "kerberos"
         common: dict[str, Any] = {
-            "ansible_connection": "winrm", "ansible_user": self.user,
+            "ansible_connection": "winrm", "ansible_user": f"{self.user}@{self.realm}" if kerberos else self.user,
             "ansible_password": "{{ lookup('env', '" + PASSWORD_ENV + "') }}",
-            "ansible_winrm_transport": "ntlm" if self.auth == "ntlm" else "basic",
+            "ansible_winrm_transport": {"ntlm": "ntlm", "kerberos": "kerberos"}.get(self.auth, "basic"),
             "ansible_winrm_scheme": scheme,
         }
         if scheme == "https":
@@ -145,7 +156,10 @@ class Simulation:
         for cluster in self.clusters:
             children[cluster.name.lower()] = {
                 "vars": {"cluster_name": cluster.name},
-                "hosts": {node: {"ansible_host": host, "ansible_port": port}
+                "hosts": {node: {"ansible_host": host, "ansible_port": port,
+                                 # the nodes are served on loopback addresses: their service principals name them
+                                 **({"ansible_winrm_kerberos_hostname_override": self.service_host(node)}
+                                    if kerberos else {})}
                           for name, node, host, port in self._addresses() if name == cluster.name},
             }
         return {"all": {"vars": common, "children": children}}
@@ -161,14 +175,25 @@ class Simulation:
     def _port(self) -> int:
         return 5986 if self.auth == "basic-https" else 5985
 
+    def service_host(self, node: str) -> str:
+        """The DNS name a node's HTTP service principal carries under --auth kerberos (HTTP/clu1-a.simlab.test)."""
+        return f"{node.lower()}.{self.realm.lower()}"
+
     def write_inventory(self, path: str, **extra_vars: Any) -> None:
-        """Write the inventory; `extra_vars` go to `all.vars` (e.g. shorter WinRM timeouts for a test)."""
+        """Write the inventory; `extra_vars` go to `all.vars` (e.g. shorter WinRM timeouts for a test). Under
+        --auth kerberos the realm's krb5.conf is written beside it (export KRB5_CONFIG to use it)."""
+        if self.kdc is not None:
+            shutil.copyfile(self.kdc.krb5_conf, krb5_conf_path(path))
         inventory = self.inventory()
         inventory["all"]["vars"].update(extra_vars)
         header = (f"# Written by `enforcer sim --scenario {self.scenario_name}`: {len(self.clusters)} cluster(s).\n"
                   f"# The password is read from ${PASSWORD_ENV}; it is never stored here.\n")
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(header + yaml.safe_dump(inventory, sort_keys=False))
+
+
+def krb5_conf_path(inventory_path: str) -> str:
+    return str(Path(inventory_path).with_name("krb5.conf"))
 
 
 def _address(cluster_number: int, node_index: int) -> str:

@@ -21,13 +21,14 @@ from .wire import Exchange, HttpWire, Unauthorized
 
 
 class LeanTransport(winrm.transport.Transport):
-    """pywinrm's Transport; over plain HTTP (NTLM or Basic) its requests go through `HttpWire`.
+    """pywinrm's Transport; over plain HTTP (NTLM, Kerberos or Basic) its requests go through `HttpWire`.
 
     - NTLM over HTTP, the default of a Windows WinRM listener, and Basic: one
       keep-alive connection per node, written and read directly (wire.py).
       The Negotiate token goes with the first request, as Windows' own WinRM
       client does: one round trip less per node and run than requests_ntlm.
-    - HTTPS, Kerberos, CredSSP and certificates: pywinrm's requests session,
+    - Kerberos over HTTP likewise, with a ticket enforcer gets itself (kerberos.py).
+    - HTTPS, CredSSP and certificates: pywinrm's requests session,
       which with no proxy configured stops asking for one on every request
       (about a fifth of requests' CPU per request).
     """
@@ -41,7 +42,7 @@ class LeanTransport(winrm.transport.Transport):
         try:
             answer = wire.post(message.encode("utf-8") if isinstance(message, str) else message)
         except Unauthorized as exc:
-            raise InvalidCredentialsError(f"the specified credentials were rejected by the server ({exc})") from None
+            raise InvalidCredentialsError(str(exc)) from None
         if answer.status != 200:
             raise WinRMTransportError("http", answer.status, answer.body.decode("utf-8", "replace"))
         return answer.body
@@ -63,13 +64,16 @@ class LeanTransport(winrm.transport.Transport):
         super().close_session()
 
     def _lean_wire(self) -> HttpWire | None:
-        """The wire for plain HTTP with NTLM (sealed) or Basic, unless a proxy applies; None: requests' path."""
-        if self._wire is None and self.endpoint.lower().startswith("http:") and self.auth_method in ("ntlm", "basic") \
+        """The wire for plain HTTP with NTLM or Kerberos (sealed) or Basic, unless a proxy applies; None: requests'
+        path."""
+        if self._wire is None and self.endpoint.lower().startswith("http:") \
+                and self.auth_method in ("ntlm", "basic", "kerberos") \
                 and (self.auth_method == "basic" or self.message_encryption != "never") \
                 and not _proxied(self.endpoint):
             # read_timeout_sec None means no timeout, to HttpWire's socket as to requests
             self._wire = HttpWire(self.endpoint, self.auth_method, self.username or "", self.password or "",
-                                  self.read_timeout_sec)
+                                  self.read_timeout_sec, service_host=self.kerberos_hostname_override,
+                                  delegate=bool(self.kerberos_delegation))
         return self._wire
 
     def build_session(self) -> requests.Session:

@@ -47,12 +47,20 @@ def patched_protocol(**protocol_args: Any) -> Any:
     return protocol
 
 
-def library_missing(transport: str) -> bool:
-    """True when pywinrm lacks the optional library an auth transport needs (Kerberos, CredSSP, NTLM)."""
+def library_missing(transport: str, scheme: str) -> str | None:
+    """What to install for an auth transport over `scheme`, or None when everything it needs is there.
+
+    Kerberos over HTTP is enforcer's own (pyspnego with python-gssapi); over HTTPS it is pywinrm's (pykerberos).
+    """
     import winrm.transport as available
 
-    return {"kerberos": not available.HAVE_KERBEROS, "credssp": not available.HAVE_CREDSSP,
-            "ntlm": not available.HAVE_NTLM}.get(transport, False)
+    from .kerberos import missing_library
+
+    if transport == "kerberos" and scheme == "http":
+        return missing_library()
+    lacking = {"kerberos": not available.HAVE_KERBEROS, "credssp": not available.HAVE_CREDSSP,
+               "ntlm": not available.HAVE_NTLM}.get(transport, False)
+    return f"pywinrm needs its optional library for it: pip install 'enforcer[{transport}]'" if lacking else None
 
 
 @functools.lru_cache(maxsize=16)

@@ -27,7 +27,7 @@ from ..errors import AuthenticationFailed, NodeUnreachable, TransportError, Tran
 from ..model import ConnectionSpec
 from ..protocol import agent
 from .base import AgentTransport
-from .pywinrm_compat import patched_protocol
+from .pywinrm_compat import library_missing, patched_protocol
 from .wire import WireError
 
 QUOTA_FAULTS = (2150859173, 2150859174)  # max shells / max operations per user: a new shell clears them
@@ -46,12 +46,17 @@ class WinRMTransport(AgentTransport):
     def _connect(self) -> Any:
         if self._protocol is None:
             spec = self.spec
+            missing = library_missing(spec.auth, spec.scheme)
+            if missing:  # said per node when it is used, so an inventory naming it can still be read and shown
+                raise NodeUnreachable(self.node, f"ansible_winrm_transport {spec.auth}: {missing}")
             auth = {"basic": "basic" if spec.scheme == "http" else "ssl"}.get(spec.auth, spec.auth)
             self._protocol = self._guard(lambda: patched_protocol(
                 endpoint=spec.endpoint, transport=auth, username=spec.user or None, password=spec.password,
                 server_cert_validation="validate" if spec.cert_validation else "ignore",
                 ca_trust_path=spec.ca_trust_path, cert_pem=spec.cert_pem, cert_key_pem=spec.cert_key_pem,
-                operation_timeout_sec=spec.operation_timeout_s, read_timeout_sec=spec.read_timeout_s))
+                operation_timeout_sec=spec.operation_timeout_s, read_timeout_sec=spec.read_timeout_s,
+                kerberos_hostname_override=spec.kerberos_hostname_override,
+                kerberos_delegation=spec.kerberos_delegation))
             transport = self._protocol.transport
             if wire_log.isEnabledFor(logging.INFO):
                 self._guard(lambda: transport.observe(self._log_exchange))
@@ -148,8 +153,11 @@ class WinRMTransport(AgentTransport):
             raise TransportTimeout(self.node, f"{self.spec.endpoint} answered a WinRM operation timeout"
                                               + (f": {lost}" if lost else "")) from None
         except winrm.exceptions.InvalidCredentialsError as exc:
+            detail = str(exc)
             raise AuthenticationFailed(self.node, f"the credentials of {self.spec.user or 'the certificate'} were "
-                                                  f"rejected by {self.spec.endpoint}") from exc
+                                                  f"rejected by {self.spec.endpoint}"
+                                                  + (f": {detail}" if "rejected the credentials" not in detail and
+                                                     detail else "")) from exc
         except winrm.exceptions.WSManFaultError as exc:
             raise WSManError(self.node, f"WinRM fault {exc.wsman_fault_code}: {(exc.reason or '').strip()}",
                              exc.wsman_fault_code) from exc

@@ -13,6 +13,10 @@ What it speaks:
   (no anonymous request to learn the scheme), the context is set up by an
   empty request, and every body is sealed (MS-WSMV 2.2.9.1.1). A lost
   connection is re-authenticated before the next request;
+- Kerberos with message encryption, the same way: the ticket (AP-REQ) goes
+  with an empty request, whose 200 must carry the server's AP-REP (mutual
+  authentication: it is the node's own service that answers), then every
+  body is sealed with the Kerberos session key (kerberos.py);
 - Basic, where the caller allowed it over HTTP.
 
 Failures surface as the built-in exceptions the transport maps already
@@ -36,6 +40,7 @@ import spnego
 import spnego.exceptions
 
 from ..protocol import sealing
+from . import kerberos
 from .pywinrm_compat import ntlm_hashes
 
 _SOAP = "application/soap+xml;charset=UTF-8"
@@ -60,9 +65,10 @@ class Answer:
 
 class HttpWire:
     def __init__(self, endpoint: str, auth: str, username: str, password: str, timeout_s: float | None,
-                 on_exchange: Exchange | None = None) -> None:
-        if auth not in ("ntlm", "basic"):
-            raise ValueError(f"HttpWire speaks ntlm or basic, not {auth}")
+                 on_exchange: Exchange | None = None, service_host: str | None = None, delegate: bool = False) -> None:
+        """`service_host`: the name in the node's Kerberos service principal (default: the endpoint's host)."""
+        if auth not in ("ntlm", "basic", "kerberos"):
+            raise ValueError(f"HttpWire speaks ntlm, kerberos or basic, not {auth}")
         parts = urlsplit(endpoint)
         if parts.scheme != "http":
             raise ValueError("HttpWire speaks plain HTTP; HTTPS goes through requests")
@@ -73,7 +79,8 @@ class HttpWire:
         self.on_exchange = on_exchange
         self._sock: socket.socket | None = None
         self._rfile: BinaryIO | None = None
-        self._ntlm: spnego.ContextProxy | None = None
+        self.service_host, self.delegate = service_host or self.host, delegate
+        self._security: spnego.ContextProxy | None = None  # the session's NTLM or Kerberos context
         self._head = (f"POST {self.path} HTTP/1.1\r\nHost: {_host_header(parts.netloc)}\r\n"
                       "User-Agent: Python WinRM client\r\nAccept-Encoding: identity\r\nAccept: */*\r\n")
 
@@ -85,15 +92,15 @@ class HttpWire:
             if status == 401:
                 raise Unauthorized("the server rejected the credentials")
             return Answer(status, body)
-        ntlm = self._ntlm  # kept here: an answer with `Connection: close` ends the connection and its context
-        assert ntlm is not None
-        status, headers, body = self._exchange(sealing.seal(ntlm, message), sealing.CONTENT_TYPE)
+        security = self._security  # kept here: an answer with `Connection: close` ends the connection and its context
+        assert security is not None
+        status, headers, body = self._exchange(sealing.seal(security, message), sealing.CONTENT_TYPE)
         if status == 401:
             self.close()
             raise Unauthorized("the server rejected the credentials")
         if sealing.PROTOCOL in headers.get("content-type", ""):
             try:
-                body = sealing.unseal(ntlm, body)
+                body = sealing.unseal(security, body)
             except (ValueError, spnego.exceptions.SpnegoError) as exc:
                 self.close()
                 raise WireError(f"the server's sealed answer does not unseal: {exc}") from None
@@ -103,7 +110,7 @@ class HttpWire:
         return Answer(status, body)
 
     def close(self) -> None:
-        sock, self._sock, self._ntlm = self._sock, None, None
+        sock, self._sock, self._security = self._sock, None, None
         if self._rfile is not None:
             self._rfile.close()
             self._rfile = None
@@ -112,15 +119,17 @@ class HttpWire:
 
     # -- connection and authentication -------------------------------------------
     def _ready(self) -> None:
-        """A live connection, authenticated when the scheme binds authentication to it (NTLM)."""
+        """A live connection, authenticated when the scheme binds authentication to it (NTLM, Kerberos)."""
         if self._sock is not None and _dropped(self._sock):
             self.close()  # the server closed an idle keep-alive connection: open another, as urllib3 does
         if self._sock is None:
             self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
             self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._rfile = self._sock.makefile("rb")
-        if self.auth == "ntlm" and self._ntlm is None:
+        if self._security is None and self.auth == "ntlm":
             self._authenticate()
+        elif self._security is None and self.auth == "kerberos":
+            self._kerberos()
 
     def _authenticate(self) -> None:
         """Negotiate (answered 401 + challenge), then Authenticate on the same connection (answered 200)."""
@@ -142,7 +151,29 @@ class HttpWire:
         if status != 200:
             self.close()
             raise Unauthorized("the server rejected the credentials")
-        self._ntlm = ctx
+        self._security = ctx
+
+    def _kerberos(self) -> None:
+        """The ticket with an empty request; the 200 carries the AP-REP that proves the server is the node's."""
+        try:
+            ctx, token = kerberos.client_context(self.username, self.password, self.service_host, self.delegate)
+        except kerberos.KerberosError as exc:
+            self.close()
+            raise (Unauthorized if exc.credentials else WireError)(str(exc)) from None
+        status, headers, _ = self._exchange(b"", _SOAP, "Kerberos " + base64.b64encode(token).decode())
+        if status != 200:
+            self.close()
+            raise Unauthorized(f"the server refused the Kerberos ticket for HTTP/{self.service_host} (HTTP {status})")
+        answer = _negotiate_token(headers.get("www-authenticate", ""))
+        try:
+            if answer is None:
+                raise ValueError("no AP-REP")
+            ctx.step(answer)
+        except (ValueError, spnego.exceptions.SpnegoError):
+            self.close()
+            raise WireError("the server did not prove it is the node's service (no valid Kerberos mutual "
+                            "authentication token)") from None
+        self._security = ctx
 
     def _basic(self) -> str:
         return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode("ascii")
@@ -234,7 +265,7 @@ def _read_chunked(rfile: BinaryIO) -> bytes:
 def _negotiate_token(header: str) -> bytes | None:
     for part in header.split(","):
         scheme, _, token = part.strip().partition(" ")
-        if scheme.lower() in ("negotiate", "ntlm") and token.strip():
+        if scheme.lower() in ("negotiate", "ntlm", "kerberos") and token.strip():
             try:
                 return base64.b64decode(token.strip())
             except ValueError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import time
 
 import pytest
 import requests
@@ -11,7 +12,8 @@ import winrm
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 
 from enforcer.simulator import simulate
-from simclient import AUTH_MODES, protocol, session
+from enforcer.transport import AgentOp
+from simclient import AUTH_MODES, protocol, session, transport
 
 BOOTSTRAP = "# enforcer-agent-bootstrap v1\n$x = [Console]::In.ReadToEnd()\n"
 
@@ -59,9 +61,15 @@ def test_protocol_calls_with_stdin_timeouts_and_large_output(auth):
         p.cleanup_command(shell, cmd)
         assert sum(map(len, chunks)) == 400000 and len(chunks) >= 3 and code == 0
 
-        # stdin over Send, several chunks, then the end of the stream.
+        # stdin over Send, several chunks, then the end of the stream; in pipe mode, as Ansible sends a payload.
         encoded = base64.b64encode(BOOTSTRAP.encode("utf-16-le")).decode()
         cmd = p.run_command(shell, "powershell.exe", ["-NoProfile", "-EncodedCommand", encoded])
+        p.send_command_input(shell, cmd, b"eyJ2IjoxLCJvcHMiOltdfQ==\n", end=True)
+        out, err, code = p.get_command_output(shell, cmd)
+        assert code == 2 and b"console-mode stdin" in err, "pywinrm's default console mode is refused, cautiously"
+        p.cleanup_command(shell, cmd)
+        cmd = p.run_command(shell, "powershell.exe", ["-NoProfile", "-EncodedCommand", encoded],
+                            console_mode_stdin=False)
         p.send_command_input(shell, cmd, base64.b64encode(gzip.compress(b"not an agent")) + b"\n")
         p.send_command_input(shell, cmd, b"eyJ2IjoxLCJvcHMiOltdfQ==\n", end=True)  # {"v":1,"ops":[]}
         out, err, code = p.get_command_output(shell, cmd)
@@ -136,3 +144,45 @@ def test_injected_hang_outlasts_the_client_read_timeout():
     with simulate("healthy", auth="basic-http", faults=["node=*,on=any,kind=hang,count=1"]) as sim:
         with pytest.raises(requests.exceptions.ReadTimeout):
             session(sim, operation_timeout_sec=1, read_timeout_sec=2).run_cmd("hostname")
+
+
+def test_the_listener_holds_to_winrm_s_limits_and_forms():
+    """MaxEnvelopeSizekb 500 (413); the last Receive's End markers; a cmd-only listener refusing a PowerShell
+    remoting shell; an idle keep-alive connection dropped after HTTP.sys' 120 s (scaled)."""
+    with simulate("healthy", auth="ntlm", time_scale=0.002) as sim:
+        p = protocol(sim)
+        shell = p.open_shell()
+        with pytest.raises(WinRMTransportError) as too_big:
+            p.send_command_input(shell, p.run_command(shell, "hostname"), b"x" * (501 * 1024))
+        assert too_big.value.code == 413
+
+        p = protocol(sim)
+        shell = p.open_shell()
+        answers: list[bytes] = []
+        send = p.transport.send_message
+        p.transport.send_message = lambda message: answers.append(send(message)) or answers[-1]
+        cmd = p.run_command(shell, "hostname")
+        assert p.get_command_output_raw(shell, cmd)[:2] == (b"CLU1-A\r\n", b"")
+        assert answers[-1].count(b'End="true"') == 2, "stdout and stderr closed before Done"
+
+        create = (f'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+                  f'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+                  f'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header>'
+                  f'<a:To>{sim.endpoints[0].url}</a:To>'
+                  f'<w:ResourceURI>http://schemas.microsoft.com/powershell/microsoft.powershell</w:ResourceURI>'
+                  f'<a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Create</a:Action>'
+                  f'<a:MessageID>uuid:00000000-0000-0000-0000-000000000001</a:MessageID></s:Header><s:Body/>'
+                  f'</s:Envelope>')
+        with pytest.raises(WSManFaultError) as refused:
+            p.send_message(create)
+        assert refused.value.wsman_fault_code == 2150858752 and "was not found" in refused.value.reason
+
+        # enforcer's client finds the idle connection dropped, and authenticates a new one before its next call
+        node = sim.endpoints[0].node
+        client = transport(sim, node)
+        assert client.call([AgentOp("dtc.get")])[0].ok
+        before = sim.server.connections[node]
+        time.sleep(sim.server.idle_timeout_s * 2)  # 120 simulated seconds, twice
+        assert client.call([AgentOp("dtc.get")])[0].ok
+        assert sim.server.connections[node] == before + 1, "the idle connection was dropped: a new one"
+        client.close()

@@ -29,6 +29,7 @@ import spnego.exceptions
 from ..protocol import sealing
 from . import wsman
 from .acceptors import Acceptor, KerberosAcceptor, NtlmAcceptor
+from .entities import WINRM_MAX_ENVELOPE_KB
 from .faults import REQUEST_KINDS, Fault, FaultBook
 from .kdc import Kdc
 from .winrs import NodeShells, TransportFault
@@ -75,12 +76,15 @@ class HttpRequestError(Exception):
 
 class WinRMServer:
     def __init__(self, auth: str, domain: str, user: str, password: str, faults: FaultBook,
-                 latency_ms: float = 0.0, tls: ssl.SSLContext | None = None, kdc: Kdc | None = None) -> None:
+                 latency_ms: float = 0.0, tls: ssl.SSLContext | None = None, kdc: Kdc | None = None,
+                 idle_timeout_s: float | None = None) -> None:
+        """`idle_timeout_s`: real seconds an idle keep-alive connection is kept (None: forever)."""
         self.auth = auth
         self.domain, self.user, self.password = domain, user, password
         self.faults = faults
         self.latency_s = latency_ms / 1000
         self.tls = tls
+        self.idle_timeout_s = idle_timeout_s
         self.requests: Counter[str] = Counter()
         self.connections: Counter[str] = Counter()
         self._endpoints: list[Endpoint] = []
@@ -152,6 +156,7 @@ class WinRMServer:
             if self.tls:
                 sock = self.tls.wrap_socket(raw, server_side=True)
             conn = _Connection(sock, endpoint, peer)
+            sock.settimeout(self.idle_timeout_s)  # HTTP.sys drops a keep-alive connection idle this long
             reader = sock.makefile("rb")
             while not self._stop.is_set():
                 request = _read_request(reader)
@@ -203,6 +208,8 @@ class WinRMServer:
             return _Response(404, b"", close=True)
         if method != "POST":
             return _Response(405, b"")
+        if len(body) > WINRM_MAX_ENVELOPE_KB * 1024:  # MaxEnvelopeSizekb (windows-facts §5.4)
+            return _Response(413, close=True)
         denied = self._authenticate(conn, headers)
         if denied is not None:
             return denied
@@ -211,7 +218,8 @@ class WinRMServer:
                 if not body:  # the client's empty authentication request; Kerberos' answer completes it
                     mutual, conn.mutual = conn.mutual, None
                     return _Response(200, headers=[("WWW-Authenticate", mutual)] if mutual else [])
-                return _Response(400, close=True)
+                # AllowUnencrypted is false: a body in clear after authentication is refused (windows-facts §5.5)
+                return _Response(401, headers=[("WWW-Authenticate", s) for s in self._schemes])
             try:
                 body = sealing.unseal(conn.security, body)
             except (ValueError, spnego.exceptions.SpnegoError):
@@ -295,7 +303,7 @@ class WinRMServer:
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-            411: "Length Required", 500: "Internal Server Error"}
+            411: "Length Required", 413: "Request Entity Too Large", 500: "Internal Server Error"}
 
 
 @functools.lru_cache(maxsize=2)

@@ -36,6 +36,8 @@ from .tls import make_server_context
 from .winrs import NodeShells
 
 
+IDLE_CONNECTION_S = 120  # HTTP.sys' IdleConnection timeout (windows-facts §5.5)
+
 class Simulation:
     def __init__(self, scenario: str = "kb252641-broken", *, clusters: int = 1, nodes: int = 2,
                  auth: str = "ntlm", user: str = "enforcer", password: str | None = None, domain: str = "SIMLAB",
@@ -74,6 +76,7 @@ class Simulation:
         self.server: WinRMServer | None = None
         self.kdc: Kdc | None = None  # --auth kerberos: the realm's KDC
         self.realm = f"{domain.upper()}.TEST"
+        self.idle_timeout_s = IDLE_CONNECTION_S * time_scale if time_scale > 0 else None  # HTTP.sys' idle close
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> Simulation:
@@ -88,7 +91,7 @@ class Simulation:
                            [self.service_host(n.name) for c in self.clusters for n in c.nodes])
             self.kdc.start()
         self.server = WinRMServer(self.auth, self.domain, self.user, self.password, self.faults,
-                                  self._latency_ms, tls, self.kdc)
+                                  self._latency_ms, tls, self.kdc, idle_timeout_s=self.idle_timeout_s)
         it = iter(zip(sockets, bound_hosts, strict=True))
         for cluster in self.clusters:
             for node in cluster.nodes:

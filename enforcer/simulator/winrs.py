@@ -49,6 +49,7 @@ class Command:
     cond: threading.Condition = field(default_factory=threading.Condition)
     on_stdin_end: Callable[[Command], None] | None = None
     discard_stdout: bool = False
+    console_stdin: bool = True  # WINRS_CONSOLEMODE_STDIN: console mode unless the client asked for a pipe
 
     def write(self, stream: str, data: bytes) -> None:
         with self.cond:
@@ -104,6 +105,8 @@ class NodeShells:
 
     # -- WS-Management verbs ---------------------------------------------------
     def create(self, req: wsman.Request, user: str, endpoint: str, client_ip: str) -> bytes:
+        if req.resource_uri and req.resource_uri.lower() != wsman.CMD_URI.lower():
+            raise wsman.unknown_resource(req.resource_uri)  # a cmd-only listener: no PSRP plugin
         with self._lock:
             if sum(1 for s in self._shells.values() if s.owner == user) >= WINRM_MAX_SHELLS_PER_USER:
                 raise wsman.shell_quota(WINRM_MAX_SHELLS_PER_USER)
@@ -128,7 +131,8 @@ class NodeShells:
         body = req.body
         command = body.findtext("rsp:Command", "", wsman.NS).strip() if body is not None else ""
         arguments = [a.text or "" for a in body.findall("rsp:Arguments", wsman.NS)] if body is not None else []
-        cmd = Command(str(uuid.uuid4()).upper(), " ".join([command] + arguments).strip())
+        cmd = Command(str(uuid.uuid4()).upper(), " ".join([command] + arguments).strip(),
+                      console_stdin=req.options.get("WINRS_CONSOLEMODE_STDIN", "TRUE").upper() != "FALSE")
         with self._lock:
             if shell.operations >= MAX_OPERATIONS_PER_SHELL:
                 raise wsman.operations_quota(MAX_OPERATIONS_PER_SHELL)
@@ -182,7 +186,7 @@ class NodeShells:
         command_id = req.body.get("CommandId", "") if req.body is not None else ""
         cmd = self._command(shell, command_id)
         code = req.body.findtext("rsp:Code", "", wsman.NS) if req.body is not None else ""
-        if code.endswith("/terminate"):
+        if code.lower().endswith("/terminate"):  # a URI: Windows compares it without case
             with self._lock:
                 shell.commands.pop(cmd.id, None)
         cmd.finish(-1073741510)  # STATUS_CONTROL_C_EXIT, what a killed console process reports
@@ -289,6 +293,13 @@ class NodeShells:
                 script = base64.b64decode(match.group(1), validate=True).decode("utf-16-le")
             except (binascii.Error, UnicodeDecodeError):
                 script = None
+        if script is not None and is_bootstrap(script) and cmd.console_stdin:
+            # Console-mode stdin may edit a long line (windows-facts §8 #1): the cautious case is that the agent's
+            # request does not arrive whole, so the bootstrap fails as it would reading a mangled line.
+            cmd.write("stderr", clixml_error("enforcer agent: bad input (the request was sent to a console-mode "
+                                             "stdin; send it with WINRS_CONSOLEMODE_STDIN=FALSE)"))
+            cmd.finish(2)
+            return
         if script is not None and is_bootstrap(script):
             cmd.on_stdin_end = self._run_agent
             return

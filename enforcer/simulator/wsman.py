@@ -75,6 +75,14 @@ def operations_quota(limit: int) -> WSManFault:
     return WSManFault(2150859174, "w:QuotaLimit", text, text)
 
 
+def unknown_resource(uri: str) -> WSManFault:
+    """The resource URI names no plugin this listener has (e.g. PowerShell remoting where only cmd is offered)."""
+    text = (f"The WS-Management service cannot process the request. The resource URI ({uri}) was not found in the "
+            f"WS-Management catalog. The catalog contains the metadata that describes resources, or logical "
+            f"endpoints. ")
+    return WSManFault(2150858752, "w:DestinationUnreachable", text, text)
+
+
 def internal_error(message: str) -> WSManFault:
     return WSManFault(2150858770, "w:InternalError", "The WS-Management service cannot process the request. ",
                       message, sender=False)
@@ -194,6 +202,9 @@ def receive_response(req: Request, command_id: str, chunks: list[tuple[str, str]
     """`chunks` are (stream name, base64 text); `exit_code` None means still running."""
     streams = "".join(f'<rsp:Stream Name="{name}" CommandId="{command_id}">{b64}</rsp:Stream>'
                       for name, b64 in chunks)
+    if exit_code is not None:  # the last answer closes both streams before Done (capture: test_winrs_standard.yml)
+        streams += "".join(f'<rsp:Stream Name="{name}" CommandId="{command_id}" End="true"></rsp:Stream>'
+                           for name in ("stdout", "stderr"))
     if exit_code is None:
         state = (f'<rsp:CommandState CommandId="{command_id}" '
                  f'State="{SHELL}/CommandState/Running"></rsp:CommandState>')

@@ -121,14 +121,16 @@ class WinRMTransport(AgentTransport):
         lost = "the agent may have started, and got no request"
         try:
             return self._guard(lambda: protocol.run_command(self._shell(), agent.POWERSHELL,
-                                                            agent.command_arguments()), lost=lost)
+                                                            agent.command_arguments(), console_mode_stdin=False),
+                               lost=lost)
         except WSManError as exc:
             if exc.code not in QUOTA_FAULTS:
                 raise
             self.close()  # the quota counts per shell: a fresh shell starts from zero
             protocol = self._connect()
             return self._guard(lambda: protocol.run_command(self._shell(), agent.POWERSHELL,
-                                                            agent.command_arguments()), lost=lost)
+                                                            agent.command_arguments(), console_mode_stdin=False),
+                               lost=lost)
 
     def _cleanup(self, command_id: str) -> None:
         if self._protocol is None or self._shell_id is None:

@@ -11,6 +11,7 @@ import requests
 import winrm
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 
+from enforcer.errors import TransportTimeout
 from enforcer.simulator import simulate
 from enforcer.transport import AgentOp
 from simclient import AUTH_MODES, protocol, session, transport
@@ -186,3 +187,19 @@ def test_the_listener_holds_to_winrm_s_limits_and_forms():
         assert client.call([AgentOp("dtc.get")])[0].ok
         assert sim.server.connections[node] == before + 1, "the idle connection was dropped: a new one"
         client.close()
+
+
+def test_a_terminated_command_kills_the_agent_s_installer_half_way_and_nothing_after_it_runs():
+    """A call that runs out of time is terminated by the client: its process tree dies with it (windows-facts §5.3),
+    so msdtc -install, half-way, has registered the service and not yet written its key; the op after never runs."""
+    with simulate("healthy", auth="basic-http", time_scale=0.05) as sim:
+        sim.drift({"action": "dtc.set", "node": "CLU1-A", "registered": False})
+        client = transport(sim, "CLU1-A")
+        with pytest.raises(TransportTimeout):  # msdtc -install takes 20 s, 1 s here; the call gets 0.7 s
+            client.call([AgentOp("dtc.install"), AgentOp("service.start", {"name": "MSDTC"})], timeout_s=0.7)
+        client.close()
+        time.sleep(1.0)  # 20 simulated seconds: as long as the install would have taken
+        node = sim.state()["clusters"][0]["nodes"][0]
+        assert node["dtc_registered"] and "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC" not in node["registry"]
+        assert node["services"]["MSDTC"] == "Stopped", "the op after the killed one never ran"
+        assert [r["outcome"] for r in sim.journal.records("op") if r["op"] == "dtc.install"] == ["killed half-way"]

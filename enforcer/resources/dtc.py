@@ -92,13 +92,20 @@ class Dtc(Resource):
         return result
 
     def settled(self, change: Change, session: Session) -> dict[str, Any] | None:
-        """In effect when the registration is as wanted; then the keys' exports must be on the node too."""
+        """In effect when the registration is as wanted; then the keys' exports must be on the node too.
+
+        A registration is whole only with the service's key: msdtc -install killed with its shell (windows-facts
+        §5.3) may leave the service without it, and is then run again to finish.
+        """
         if change.actions == ["delete", "create"]:  # a reinstall ends where it started: nothing to tell by
             return super().settled(change, session)
-        ops = [AgentOp("dtc.get")] + [AgentOp("path.get", {"path": dest}) for dest in change.backups]
+        ops = [AgentOp("dtc.get"), AgentOp("registry.get", {"path": DTC_KEYS[1]})]
+        ops += [AgentOp("path.get", {"path": dest}) for dest in change.backups]
         data = results_or_raise(change.via, session.call(change.via, ops))
-        if data[0]["installed"] != (change.after == "registered"):
+        wanted, installed, whole = change.after == "registered", data[0]["installed"], data[1]["exists"]
+        if (wanted and not (installed and whole)) or (not wanted and installed):
             return None
+        data = [data[0]] + data[2:]
         missing = [dest for dest, found in zip(change.backups, data[1:], strict=True) if not found["exists"]]
         if missing:
             raise StepError(f"{change.via}: MSDTC is {change.after}, but the export {missing[0]} is not there")

@@ -19,6 +19,7 @@ import functools
 import gzip
 import json
 import sys
+import threading
 import time
 import traceback
 import zlib
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .audit import AUDIT
-from .entities import Clock, SimError
+from .entities import STATUS_CONTROL_C_EXIT, Clock, ProcessKilled, SimError, agent_process
 from .faults import Fault, FaultBook
 from .model import Cluster
 from .ops import OPS, OpContext
@@ -84,7 +85,11 @@ def _unpacked(line: str) -> str:
     return gzip.decompress(base64.b64decode(line, validate=True)).decode("utf-8")
 
 
-def run_agent(ctx: OpContext, faults: FaultBook, stdin: bytes) -> AgentOutcome:
+def run_agent(ctx: OpContext, faults: FaultBook, stdin: bytes, killed: threading.Event | None = None
+              ) -> AgentOutcome:
+    """Run the request's ops in order. `killed` is set when the command is terminated or its shell deleted: the
+    op under way stops at its next killable step (a child process's work) and no later op runs. A `kill` fault
+    does the same half-way through its op, or right after an op with no second such step."""
     try:
         agent, request = _decode_stdin(stdin)
     except (ValueError, UnicodeDecodeError, binascii.Error, EOFError, gzip.BadGzipFile, zlib.error) as exc:
@@ -96,10 +101,13 @@ def run_agent(ctx: OpContext, faults: FaultBook, stdin: bytes) -> AgentOutcome:
 
     results: list[dict[str, Any]] = []
     failed = False
+    killed = killed or threading.Event()
     for op in request["ops"]:
+        if killed.is_set():
+            return AgentOutcome(exit_code=STATUS_CONTROL_C_EXIT)
         op = op if isinstance(op, dict) else {}
         op_id, name, args = op.get("id"), str(op.get("op")), op.get("args") or {}
-        fault = faults.take(ctx.node.name, name, TRANSPORT_KINDS + ("fail", "slow"))
+        fault = faults.take(ctx.node.name, name, TRANSPORT_KINDS + ("fail", "slow", "kill"))
         if fault and fault.kind in TRANSPORT_KINDS:
             _journal(ctx, name, args, f"error: injected {fault.kind} fault")
             return AgentOutcome(transport_fault=fault)
@@ -108,7 +116,15 @@ def run_agent(ctx: OpContext, faults: FaultBook, stdin: bytes) -> AgentOutcome:
         if failed and request.get("stop_on_error"):
             results.append(_error(op_id, "failed", "skipped: an earlier op failed"))
             continue
-        result = _run_op(ctx, op_id, name, args, injected_failure=bool(fault and fault.kind == "fail"))
+        spare = 1 if fault and fault.kind == "kill" else None
+        try:
+            with agent_process(killed, spare):
+                result = _run_op(ctx, op_id, name, args, injected_failure=bool(fault and fault.kind == "fail"))
+        except ProcessKilled:
+            _journal(ctx, name, args if isinstance(args, dict) else {}, "killed half-way")
+            return AgentOutcome(exit_code=STATUS_CONTROL_C_EXIT)
+        if spare is not None:  # no second step to die at: it dies as it answers
+            return AgentOutcome(exit_code=STATUS_CONTROL_C_EXIT)
         failed = failed or not result["ok"]
         results.append(result)
     body = json.dumps({"v": 1, "results": results}, ensure_ascii=True, separators=(",", ":"))
@@ -166,6 +182,8 @@ def _answer(ctx: OpContext, op_id: Any, name: str, args: Any, injected_failure: 
         return {"id": op_id, "ok": True, "data": handler(ctx, args)}
     except SimError as exc:
         return _error(op_id, exc.kind, exc.message)
+    except ProcessKilled:
+        raise
     except Exception as exc:  # a simulator bug must not look like a node's answer
         traceback.print_exc(file=sys.stderr)
         return _error(op_id, "failed", f"simulator error: {type(exc).__name__}: {exc}")

@@ -7,8 +7,11 @@ simulated seconds to real ones.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +32,26 @@ class SimError(Exception):
         self.message = message
 
 
+class ProcessKilled(Exception):
+    """The agent's process tree was killed (its command terminated, its shell deleted): the op stops where it is."""
+
+
+STATUS_CONTROL_C_EXIT = -1073741510  # what a killed console process reports as its exit code
+_AGENT = threading.local()  # the thread running an agent: how its process tree dies (agent_process)
+
+
+@contextlib.contextmanager
+def agent_process(killed: threading.Event, spare_steps: int | None = None) -> Iterator[None]:
+    """Run an op as the agent's own process tree: a killable sleep (work done by a child process, msdtc.exe or an
+    installer) ends at once when `killed` is set. With `spare_steps`, the tree dies at the killable step after
+    that many: half-way through an op that has two."""
+    _AGENT.killed, _AGENT.spare = killed, spare_steps
+    try:
+        yield
+    finally:
+        _AGENT.killed = _AGENT.spare = None
+
+
 class Clock:
     """Simulated seconds scaled to real ones, so a 5 s service stop takes 50 ms at 0.01."""
 
@@ -40,7 +63,19 @@ class Clock:
         """Simulated seconds since the simulation started (none pass at scale 0, where nothing sleeps)."""
         return (time.monotonic() - self._start) / self.scale if self.scale > 0 else 0.0
 
-    def sleep(self, sim_seconds: float) -> None:
+    def sleep(self, sim_seconds: float, killable: bool = False) -> None:
+        """`killable`: the agent's own process does this work, and dies with its shell (windows-facts §5.3); work
+        the Service Control Manager or the cluster service does goes on whatever happens to the agent."""
+        killed = getattr(_AGENT, "killed", None) if killable else None
+        if killed is not None:
+            spare = _AGENT.spare
+            if spare is not None:
+                _AGENT.spare = spare - 1
+                if spare <= 0:
+                    killed.set()
+            if killed.is_set() or (sim_seconds > 0 and self.scale > 0 and killed.wait(sim_seconds * self.scale)):
+                raise ProcessKilled()
+            return
         if sim_seconds > 0 and self.scale > 0:
             time.sleep(sim_seconds * self.scale)
 

@@ -15,9 +15,9 @@ import re
 import threading
 from dataclasses import asdict, dataclass
 
-KINDS = ("refuse", "http500", "wsman", "hang", "fail", "slow", "close", "optimeout", "clear")
+KINDS = ("refuse", "http500", "wsman", "hang", "fail", "slow", "close", "optimeout", "clear", "kill")
 # What a request meets as it arrives; the others act on an answer (close, clear) or on a WinRS exchange (optimeout).
-REQUEST_KINDS = tuple(k for k in KINDS if k not in ("close", "optimeout", "clear"))
+REQUEST_KINDS = tuple(k for k in KINDS if k not in ("close", "optimeout", "clear", "kill"))
 _TARGET = re.compile(r"^(any|service:[^:]+:(start|stop)|group:[^:]+:online)$", re.I)
 _WINRS_TARGET = re.compile(r"^wsman:(command|(send|receive)(:[a-z0-9_.]+)?)$", re.I)
 
@@ -71,6 +71,8 @@ def parse_fault(spec: str, ops: frozenset[str] = frozenset()) -> Fault:
         raise FaultSpecError(f"fault {spec!r}: count must be >= 1 and ms >= 0")
     if kind in ("close", "clear") and fields["on"].lower() != "any":
         raise FaultSpecError(f"fault {spec!r}: kind={kind} acts on an HTTP answer, so it needs on=any")
+    if kind == "kill" and fields["on"].lower() not in ops:
+        raise FaultSpecError(f"fault {spec!r}: kind=kill kills the agent during an op, so on= names an op")
     if kind == "slow" and not ms:
         raise FaultSpecError(f"fault {spec!r}: kind=slow needs ms=")
     return Fault(node=fields["node"], on=fields["on"], kind=kind, count=count, ms=ms)

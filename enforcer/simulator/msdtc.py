@@ -108,9 +108,10 @@ class MsdtcRules:
         self.journal.change(self.name, None, f"dtc_log:{res.name}", before, "reset")
         return folder
 
-    def register_dtc(self, node: Node) -> bool:
-        """msdtc -install: the service again (Stopped, Manual) and its keys' defaults where there are none; the
-        settings already there are kept. Returns whether MSDTC was registered before."""
+    def register_dtc(self, node: Node, defaults: bool = True) -> bool:
+        """msdtc -install: the service again (Stopped, Manual) and, with `defaults`, its keys' defaults where there
+        are none (write_dtc_defaults); the settings already there are kept. Returns whether MSDTC was registered
+        before."""
         service = node.services.get("msdtc")
         if service is not None and service.key_deleted:
             raise SimError("failed", "msdtc.exe -install exited with code 1072: the MSDTC service is marked for "
@@ -119,12 +120,17 @@ class MsdtcRules:
             node.services["msdtc"] = Service("MSDTC", "Distributed Transaction Coordinator", "Stopped", "Manual",
                                              3.0, 2.0)
             self.journal.change(self.name, node.name, "dtc", "unregistered", "registered")
+        if defaults:
+            self.write_dtc_defaults(node)
+        return service is not None
+
+    def write_dtc_defaults(self, node: Node) -> None:
+        """The rest of msdtc -install: MSDTC's keys with their defaults, where a key is absent."""
         for key, values in DTC_DEFAULTS.items():
             if node.registry.get(key) is None:
                 for name, (kind, data) in values.items():
                     node.registry.set_value(key, name, data, kind)
                 self.journal.change(self.name, node.name, f"registry:{key}", "absent", "present")
-        return service is not None
 
     def unregister_dtc(self, node: Node) -> bool:
         """msdtc -uninstall: the service is stopped and deleted (the SCM removes its key); the settings under

@@ -35,7 +35,6 @@ from .ops import OPS, OpContext
 from .tls import make_server_context
 from .winrs import NodeShells
 
-
 IDLE_CONNECTION_S = 120  # HTTP.sys' IdleConnection timeout (windows-facts §5.5)
 
 class Simulation:

@@ -50,6 +50,7 @@ class Command:
     on_stdin_end: Callable[[Command], None] | None = None
     discard_stdout: bool = False
     console_stdin: bool = True  # WINRS_CONSOLEMODE_STDIN: console mode unless the client asked for a pipe
+    killed: threading.Event = field(default_factory=threading.Event)  # its process tree: set on terminate, Delete
 
     def write(self, stream: str, data: bytes) -> None:
         with self.cond:
@@ -122,7 +123,8 @@ class NodeShells:
         shell = self._shell(req)
         with self._lock:
             self._shells.pop(shell.id, None)
-        for cmd in shell.commands.values():
+        for cmd in shell.commands.values():  # Delete ends the shell's job: every process in it dies
+            cmd.killed.set()
             cmd.finish(-1)
         return wsman.delete_response(req)
 
@@ -187,6 +189,7 @@ class NodeShells:
         cmd = self._command(shell, command_id)
         code = req.body.findtext("rsp:Code", "", wsman.NS) if req.body is not None else ""
         if code.lower().endswith("/terminate"):  # a URI: Windows compares it without case
+            cmd.killed.set()  # the command's process tree dies with it (windows-facts §5.3)
             with self._lock:
                 shell.commands.pop(cmd.id, None)
         cmd.finish(-1073741510)  # STATUS_CONTROL_C_EXIT, what a killed console process reports
@@ -308,7 +311,7 @@ class NodeShells:
         cmd.finish(1)
 
     def _run_agent(self, cmd: Command) -> None:
-        outcome = run_agent(self.ctx, self.ctx.cluster.faults, bytes(cmd.stdin))
+        outcome = run_agent(self.ctx, self.ctx.cluster.faults, bytes(cmd.stdin), cmd.killed)
         fault = outcome.transport_fault
         if fault is not None:
             if fault.kind == "hang":

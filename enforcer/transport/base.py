@@ -124,8 +124,15 @@ class AgentTransport(Transport):
         return TransportTimeout(self.node, f"the agent did not answer within {timeout_s:g} s")
 
 
+KILLED_EXIT_CODES = (-1073741510, 3221225786)  # STATUS_CONTROL_C_EXIT, signed and not: a killed process
+
+
 def decode_answer(node: str, ops: Sequence[AgentOp], stdout: bytes, stderr: bytes, code: int) -> list[OpResult]:
-    """The agent's answer as one result per op (ops carry their ids); AgentError if it is not usable."""
+    """The agent's answer as one result per op (ops carry their ids); AgentError if it is not usable, and
+    TransportError, a lost answer, when the agent was killed before it answered."""
+    if code in KILLED_EXIT_CODES and not stdout.strip():
+        raise TransportError(node, "the agent was killed before it answered (its command was terminated or its "
+                                   "shell deleted): what it had done by then is unknown")
     if code != 0:
         raise AgentError(node, f"the agent exited with code {code}: {_clean(stderr)}")
     try:  # the answer is the last line: a module that writes to the console cannot break it

@@ -183,8 +183,10 @@ function Join-CommandLine {
 }
 
 # Start-Process (shell execute) lets .msu and .msi installers open with their
-# handlers; a timeout leaves the installer running rather than killing it
-# half-way through.
+# handlers. A timeout does not kill the installer here, but it belongs to the
+# WinRS shell's job: when the client terminates the command or deletes the
+# shell, it dies with them, possibly half-way (windows-facts §5.3), and the
+# engine re-reads the node before it tries again.
 function Invoke-Process {
     param([string]$FilePath, [string[]]$ArgumentList, [double]$TimeoutSeconds)
     $start = @{ FilePath = $FilePath; PassThru = $true }
@@ -193,7 +195,7 @@ function Invoke-Process {
     # Without a handle taken while the process runs, ExitCode reads as null.
     $null = $process.Handle
     if (-not $process.WaitForExit([int][math]::Min($TimeoutSeconds * 1000, [int]::MaxValue))) {
-        throw (New-OpError 'timeout' "$FilePath still running after $TimeoutSeconds s (left running)")
+        throw (New-OpError 'timeout' "$FilePath still running after $TimeoutSeconds s (it dies with this command's shell)")
     }
     $process.ExitCode
 }

@@ -27,11 +27,17 @@ def dtc_install(ctx: OpContext, args: dict) -> dict:
     accepted = _arg(args, "accepted_exit_codes", "integers", [0, 3010])
     timeout = _timeout(args, 600)
     exit_code = _installer_exit_code(ctx, installer) if installer else 0
-    ctx.cluster.clock.sleep(min(ctx.cluster.durations["dtc_install"], timeout))
+    # The installer (msdtc.exe) is the agent's child: killed with its shell, it may leave the service registered
+    # and its keys not yet written.
+    half = min(ctx.cluster.durations["dtc_install"], timeout) / 2
+    ctx.cluster.clock.sleep(half, killable=True)
     if exit_code not in accepted:
         raise SimError("failed", f"{installer} exited with code {exit_code}, not one of {accepted}.")
     with ctx.cluster.lock:
-        before = ctx.cluster.register_dtc(ctx.node)
+        before = ctx.cluster.register_dtc(ctx.node, defaults=False)
+    ctx.cluster.clock.sleep(half, killable=True)
+    with ctx.cluster.lock:
+        ctx.cluster.write_dtc_defaults(ctx.node)
     return {"exit_code": exit_code, "reboot_required": exit_code == 3010, "registered_before": before,
             "registered": True}
 
@@ -50,7 +56,7 @@ def _installer_exit_code(ctx: OpContext, installer: str) -> int:
 
 def dtc_uninstall(ctx: OpContext, args: dict) -> dict:
     """`msdtc -uninstall` (the rules: MsdtcRules.unregister_dtc)."""
-    ctx.cluster.clock.sleep(min(ctx.cluster.durations["dtc_uninstall"], _timeout(args, 300)))
+    ctx.cluster.clock.sleep(min(ctx.cluster.durations["dtc_uninstall"], _timeout(args, 300)), killable=True)
     with ctx.cluster.lock:
         before = ctx.cluster.unregister_dtc(ctx.node)
     return {"exit_code": 0, "registered_before": before}
@@ -62,7 +68,7 @@ def dtc_reset_log(ctx: OpContext, args: dict) -> dict:
     outcome of in-doubt transactions."""
     dtc_name = _arg(args, "dtc_name", "string", None)
     backup_to = _arg(args, "backup_to", "string", None)
-    ctx.cluster.clock.sleep(min(ctx.cluster.durations["dtc_reset_log"], _timeout(args, 120)))
+    ctx.cluster.clock.sleep(min(ctx.cluster.durations["dtc_reset_log"], _timeout(args, 120)), killable=True)
     with ctx.cluster.lock:
         found = ctx.cluster.find_resource(dtc_name) if dtc_name is not None else None
         if dtc_name is not None and (found is None or found[1].type != DTC_TYPE):

@@ -241,6 +241,9 @@ def _connection(host: _Host, host_vars: dict[str, Any]) -> tuple[ConnectionSpec,
         raise InputError(f"host {host.name}: ansible_user is required with ansible_winrm_transport {transport}",
                          location)
     cert_pem, cert_key_pem = var("ansible_winrm_cert_pem"), var("ansible_winrm_cert_key_pem")
+    if transport == "certificate" and scheme != "https":
+        raise InputError(f"host {host.name}: certificate authentication works over HTTPS only (the certificate is "
+                         f"the TLS client's); set ansible_winrm_scheme: https, ansible_port: 5986", location)
     if transport == "certificate":
         for name, value in (("ansible_winrm_cert_pem", cert_pem), ("ansible_winrm_cert_key_pem", cert_key_pem)):
             if not value or not Path(str(value)).is_file():

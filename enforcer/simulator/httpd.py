@@ -32,7 +32,11 @@ from .acceptors import Acceptor, KerberosAcceptor, NtlmAcceptor
 from .entities import WINRM_MAX_ENVELOPE_KB
 from .faults import REQUEST_KINDS, Fault, FaultBook
 from .kdc import Kdc
+from .tls import certificate_user
 from .winrs import NodeShells, TransportFault
+
+# The Authorization a client authenticating with its TLS certificate sends (MS-WSMV 2.2.9.2).
+CERTIFICATE_SCHEME = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
 
 _MAX_BODY = 16 * 1024 * 1024
 
@@ -271,6 +275,14 @@ class WinRMServer:
         """None when the request may proceed; otherwise the 401 to send."""
         header = headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
+        if self.auth == "certificate":
+            # The client certificate, verified by TLS against the CA, maps to the account by its UPN (§6.5).
+            peer = conn.sock.getpeercert(binary_form=True) if isinstance(conn.sock, ssl.SSLSocket) else None
+            user = certificate_user(peer)
+            if header.strip() == CERTIFICATE_SCHEME and user and user.lower() == self.user.lower():
+                conn.user = user
+                return None
+            return _Response(401, headers=[("WWW-Authenticate", CERTIFICATE_SCHEME)])
         if self.auth in ("basic-http", "basic-https"):
             try:
                 user, _, password = base64.b64decode(token).decode("utf-8").partition(":")

@@ -83,8 +83,9 @@ class Simulation:
         flat = [h for per_cluster in hosts for h in per_cluster]
         sockets, bound_hosts = _bind_all(flat, self._port)
         tls = None
-        if self.auth == "basic-https":
-            tls, self.ca_path = make_server_context(self._tmp, bound_hosts)
+        if self.scheme == "https":
+            tls, self.ca_path = make_server_context(self._tmp, bound_hosts,
+                                                    self.user if self.auth == "certificate" else None)
         if self.auth == "kerberos":
             self.kdc = Kdc(Path(self._tmp) / "kdc", self.realm, self.user, self.password,
                            [self.service_host(n.name) for c in self.clusters for n in c.nodes])
@@ -141,14 +142,19 @@ class Simulation:
 
     def inventory(self) -> dict[str, Any]:
         """An Ansible YAML inventory of the simulated clusters; the password comes from the environment."""
-        scheme = "https" if self.auth == "basic-https" else "http"
+        scheme = self.scheme
         kerberos = self.auth == "kerberos"
         common: dict[str, Any] = {
             "ansible_connection": "winrm", "ansible_user": f"{self.user}@{self.realm}" if kerberos else self.user,
             "ansible_password": "{{ lookup('env', '" + PASSWORD_ENV + "') }}",
-            "ansible_winrm_transport": {"ntlm": "ntlm", "kerberos": "kerberos"}.get(self.auth, "basic"),
+            "ansible_winrm_transport": {"ntlm": "ntlm", "kerberos": "kerberos", "certificate": "certificate"}.get(
+                self.auth, "basic"),
             "ansible_winrm_scheme": scheme,
         }
+        if self.auth == "certificate":  # the account comes from the certificate: no password
+            del common["ansible_password"]
+            common["ansible_winrm_cert_pem"] = str(Path(self._tmp) / "client.pem")
+            common["ansible_winrm_cert_key_pem"] = str(Path(self._tmp) / "client.key")
         if scheme == "https":
             common["ansible_winrm_server_cert_validation"] = "validate"
             common["ansible_winrm_ca_trust_path"] = self.ca_path
@@ -174,8 +180,12 @@ class Simulation:
                 for ci, c in enumerate(self.clusters) for ni, n in enumerate(c.nodes)]
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.auth in ("basic-https", "certificate") else "http"
+
+    @property
     def _port(self) -> int:
-        return 5986 if self.auth == "basic-https" else 5985
+        return 5986 if self.scheme == "https" else 5985
 
     def service_host(self, node: str) -> str:
         """The DNS name a node's HTTP service principal carries under --auth kerberos (HTTP/clu1-a.simlab.test)."""

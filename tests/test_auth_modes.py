@@ -71,3 +71,37 @@ def test_an_inventory_with_any_transport_is_shown_without_the_optional_libraries
         monkeypatch.setenv("ENFORCER_STATE_DIR", str(tmp_path / "state"))
         assert main(["plan", REPAIR, "-i", str(inventory)]) == 3
         assert f"pip install 'enforcer[{transport}]'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("auth, tls", [("credssp-http", "1.2"), ("credssp-http", "1.3"), ("credssp-https", "1.3"),
+                                       ("credssp-https", "1.2")])
+def test_credssp_plans_and_passes_the_doctor_over_http_and_https_with_tls_1_2_and_1_3(cli_sim, capsys, auth, tls):
+    sim, inventory = cli_sim("healthy", auth=auth, credssp_tls=tls)
+    assert "ansible_winrm_transport: credssp" in Path(inventory).read_text()
+    assert main(["plan", REPAIR, "-i", inventory, "--detailed-exitcode"]) == 0
+    assert main(["doctor", "-i", inventory]) == 0
+    out = capsys.readouterr().out
+    assert "logged in with credssp" in out and "the listener offers CredSSP" in out
+
+
+def test_pywinrm_s_credssp_length_field_under_tls_1_3_is_refused_and_enforcer_s_is_not(cli_sim):
+    """pywinrm 0.5 writes 48 where TLS 1.3's trailer is 17: the listener refuses the message, as Windows would."""
+    import winrm
+
+    sim, _ = cli_sim("healthy", auth="credssp-http", credssp_tls="1.3")
+    session = winrm.Session(sim.endpoints[0].url, auth=(sim.user, sim.password), transport="credssp")
+    with pytest.raises(winrm.exceptions.WinRMTransportError) as refused:
+        session.run_cmd("hostname")
+    assert refused.value.code == 400
+    sim12, _ = cli_sim("healthy", auth="credssp-http", credssp_tls="1.2")
+    session = winrm.Session(sim12.endpoints[0].url, auth=(sim12.user, sim12.password), transport="credssp")
+    assert session.run_cmd("hostname").std_out == b"CLU1-A\r\n", "under TLS 1.2 pywinrm's field is right"
+
+
+def test_a_wrong_credssp_password_is_tried_on_one_node_and_exits_3(cli_sim, capsys, monkeypatch):
+    sim, inventory = cli_sim("healthy", auth="credssp-http")
+    monkeypatch.setenv("ENFORCER_PASSWORD", "wrong-" + sim.password)
+    assert main(["plan", REPAIR, "-i", inventory]) == 3
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and "CLU1-A: the credentials of enforcer were rejected" in out.out
+    assert "not tried: the same credentials were rejected by CLU1-A" in out.out

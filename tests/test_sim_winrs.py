@@ -150,7 +150,7 @@ def test_injected_hang_outlasts_the_client_read_timeout():
 def test_the_listener_holds_to_winrm_s_limits_and_forms():
     """MaxEnvelopeSizekb 500 (413); the last Receive's End markers; a cmd-only listener refusing a PowerShell
     remoting shell; an idle keep-alive connection dropped after HTTP.sys' 120 s (scaled)."""
-    with simulate("healthy", auth="ntlm", time_scale=0.002) as sim:
+    with simulate("healthy", auth="ntlm", time_scale=0.002, idle_timeout_s=0.24) as sim:  # 120 s at this scale
         p = protocol(sim)
         shell = p.open_shell()
         with pytest.raises(WinRMTransportError) as too_big:

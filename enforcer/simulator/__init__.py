@@ -13,7 +13,7 @@ protocol (WS-Management, the agent bootstrap and its JSON ops) joins them.
 from importlib import import_module
 from typing import Any
 
-AUTH_MODES = ("ntlm", "basic-https", "basic-http", "kerberos", "certificate")
+AUTH_MODES = ("ntlm", "basic-https", "basic-http", "kerberos", "certificate", "credssp-http", "credssp-https")
 PASSWORD_ENV = "ENFORCER_PASSWORD"
 
 # Loaded on first use (PEP 562): `enforcer plan` builds the `enforcer sim` flags without importing the simulator.

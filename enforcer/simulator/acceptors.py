@@ -1,5 +1,6 @@
-"""The simulated listener's acceptors of SPNEGO authentication: NTLM against the simulator's account, Kerberos
-against the keys a private KDC gave the nodes' HTTP service principals (kdc.py).
+"""The simulated listener's acceptors of authentication: NTLM against the simulator's account, Kerberos against
+the keys a private KDC gave the nodes' HTTP service principals (kdc.py), CredSSP (TLS, then NTLM inside it,
+then the delegated credentials).
 
 Both step pyspnego server contexts; what they need from the environment (NTLM's credential file, Kerberos'
 krb5.conf and keytab) GSS-API and pyspnego read process-wide, so each is set only while a token is stepped,
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import tempfile
 import threading
 
 import spnego
+import spnego.tls
 
 from .kdc import Kdc
 
@@ -45,19 +48,22 @@ class NtlmAcceptor(Acceptor):
 
     def step(self, ctx: spnego.ContextProxy | None, scheme: str, token: bytes
              ) -> tuple[spnego.ContextProxy, bytes | None]:
-        """Raw NTLM skips pyspnego's SPNEGO layer."""
         with self._env_lock:
             previous = os.environ.get("NTLM_USER_FILE")
             os.environ["NTLM_USER_FILE"] = self.path  # read when a raw NTLM context is made, and when it steps
             try:
                 if ctx is None or ctx.complete:
-                    ctx = spnego.server(protocol="ntlm" if token.startswith(b"NTLMSSP\0") else "negotiate")
+                    ctx = self._new_context(token)
                 return ctx, ctx.step(token)
             finally:
                 if previous is None:
                     os.environ.pop("NTLM_USER_FILE", None)
                 else:
                     os.environ["NTLM_USER_FILE"] = previous
+
+    def _new_context(self, token: bytes) -> spnego.ContextProxy:
+        """Raw NTLM skips pyspnego's SPNEGO layer."""
+        return spnego.server(protocol="ntlm" if token.startswith(b"NTLMSSP\0") else "negotiate")
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -93,3 +99,24 @@ class KerberosAcceptor(Acceptor):
             if ctx is None or ctx.complete:
                 ctx = spnego.server(protocol="kerberos" if scheme == "kerberos" else "negotiate")
             return ctx, ctx.step(token)
+
+
+class CredSSPAcceptor(NtlmAcceptor):
+    """CredSSP (MS-CSSP) over a TLS session of its own, TLS 1.3 or 1.2 as the listener allows, with NTLM inside it
+    against the same account; several 401 rounds before the client delegates its credentials."""
+
+    def __init__(self, domain: str, user: str, password: str, tls_version: str) -> None:
+        super().__init__(domain, user, password)
+        self._tls = spnego.tls.default_tls_context(usage="accept")
+        cert_pem, key_pem, public_key = spnego.tls.generate_tls_certificate()
+        cert_path = self.path + ".pem"
+        with open(cert_path, "wb") as fh:
+            fh.write(cert_pem + key_pem)
+        self._tls.context.load_cert_chain(cert_path)
+        self._tls.public_key = public_key
+        os.unlink(cert_path)
+        if tls_version == "1.2":
+            self._tls.context.maximum_version = ssl.TLSVersion.TLSv1_2
+
+    def _new_context(self, token: bytes) -> spnego.ContextProxy:
+        return spnego.server(protocol="credssp", credssp_tls_context=self._tls)

@@ -13,6 +13,8 @@ import base64
 import binascii
 import email.utils
 import functools
+import re
+import select
 import selectors
 import socket
 import ssl
@@ -28,7 +30,7 @@ import spnego.exceptions
 
 from ..protocol import sealing
 from . import wsman
-from .acceptors import Acceptor, KerberosAcceptor, NtlmAcceptor
+from .acceptors import Acceptor, CredSSPAcceptor, KerberosAcceptor, NtlmAcceptor
 from .entities import WINRM_MAX_ENVELOPE_KB
 from .faults import REQUEST_KINDS, Fault, FaultBook
 from .kdc import Kdc
@@ -81,7 +83,7 @@ class HttpRequestError(Exception):
 class WinRMServer:
     def __init__(self, auth: str, domain: str, user: str, password: str, faults: FaultBook,
                  latency_ms: float = 0.0, tls: ssl.SSLContext | None = None, kdc: Kdc | None = None,
-                 idle_timeout_s: float | None = None) -> None:
+                 idle_timeout_s: float | None = None, credssp_tls: str = "1.3") -> None:
         """`idle_timeout_s`: real seconds an idle keep-alive connection is kept (None: forever)."""
         self.auth = auth
         self.domain, self.user, self.password = domain, user, password
@@ -100,9 +102,12 @@ class WinRMServer:
         self._conns: set[socket.socket] = set()
         self._listeners: list[socket.socket] = []
         self._conns_lock = threading.Lock()
+        self.credssp = auth.startswith("credssp")
         self._acceptor: Acceptor | None = KerberosAcceptor(kdc) if kdc is not None else \
-            NtlmAcceptor(domain, user, password) if auth == "ntlm" else None
-        self._schemes = ("Negotiate", "Kerberos") if kdc is not None else ("Negotiate",)
+            NtlmAcceptor(domain, user, password) if auth == "ntlm" else \
+            CredSSPAcceptor(domain, user, password, credssp_tls) if self.credssp else None
+        self._schemes = ("Negotiate", "Kerberos") if kdc is not None else ("CredSSP",) if self.credssp \
+            else ("Negotiate",)
 
     def add(self, endpoint: Endpoint) -> None:
         endpoint.scheme = "https" if self.tls else "http"
@@ -160,9 +165,10 @@ class WinRMServer:
             if self.tls:
                 sock = self.tls.wrap_socket(raw, server_side=True)
             conn = _Connection(sock, endpoint, peer)
-            sock.settimeout(self.idle_timeout_s)  # HTTP.sys drops a keep-alive connection idle this long
             reader = sock.makefile("rb")
             while not self._stop.is_set():
+                if not self._waits_for_more(sock):
+                    break  # HTTP.sys drops a keep-alive connection idle this long, silently
                 request = _read_request(reader)
                 if request is None:
                     break
@@ -177,6 +183,13 @@ class WinRMServer:
                 sock.close()
             except OSError:
                 pass
+
+    def _waits_for_more(self, sock: socket.socket) -> bool:
+        """Whether a next request begins before the idle timeout (plain HTTP). Waited for by select: clients do not
+        pipeline requests, so nothing is left in the reader's buffer between two of them."""
+        if self.idle_timeout_s is None or isinstance(sock, ssl.SSLSocket):
+            return True  # TLS listeners keep idle connections: see docs/windows-fidelity.md, row 4
+        return bool(select.select([sock], [], [], self.idle_timeout_s)[0])
 
     # -- one request -------------------------------------------------------------
     def _answer(self, conn: _Connection, method: str, path: str, headers: dict[str, str], body: bytes) -> bool:
@@ -217,15 +230,15 @@ class WinRMServer:
         denied = self._authenticate(conn, headers)
         if denied is not None:
             return denied
-        if conn.security is not None:
-            if "multipart/encrypted" not in headers.get("content-type", ""):
+        if conn.security is not None and not self.tls:  # message encryption: over HTTP, after authentication
+            if not re.search(r"multipart/(x-multi-)?encrypted", headers.get("content-type", "")):
                 if not body:  # the client's empty authentication request; Kerberos' answer completes it
                     mutual, conn.mutual = conn.mutual, None
                     return _Response(200, headers=[("WWW-Authenticate", mutual)] if mutual else [])
                 # AllowUnencrypted is false: a body in clear after authentication is refused (windows-facts §5.5)
                 return _Response(401, headers=[("WWW-Authenticate", s) for s in self._schemes])
             try:
-                body = sealing.unseal(conn.security, body)
+                body = sealing.unseal(conn.security, body, credssp=self.credssp)
             except (ValueError, spnego.exceptions.SpnegoError):
                 return _Response(400, close=True)
         if fault and fault.kind == "http500":
@@ -236,8 +249,9 @@ class WinRMServer:
         close = self.faults.take(conn.endpoint.node, "any", ("close",)) is not None
         # `clear`: a 200 in clear on an encrypted session, as a man in the middle would write one
         forged = status == 200 and self.faults.take(conn.endpoint.node, "any", ("clear",)) is not None
-        if conn.security is not None and not forged:
-            return _Response(status, sealing.seal(conn.security, soap), [("Content-Type", sealing.CONTENT_TYPE)],
+        if conn.security is not None and not self.tls and not forged:
+            return _Response(status, sealing.seal(conn.security, soap, credssp=self.credssp),
+                             [("Content-Type", sealing.CREDSSP_CONTENT_TYPE if self.credssp else sealing.CONTENT_TYPE)],
                              close)
         return _Response(status, soap, [("Content-Type", "application/soap+xml;charset=UTF-8")], close)
 

@@ -36,12 +36,14 @@ from .tls import make_server_context
 from .winrs import NodeShells
 
 IDLE_CONNECTION_S = 120  # HTTP.sys' IdleConnection timeout (windows-facts §5.5)
+IDLE_FLOOR_S = 5.0
 
 class Simulation:
     def __init__(self, scenario: str = "kb252641-broken", *, clusters: int = 1, nodes: int = 2,
                  auth: str = "ntlm", user: str = "enforcer", password: str | None = None, domain: str = "SIMLAB",
                  latency_ms: float = 0.0, time_scale: float = 0.01, faults: list[str] | tuple[str, ...] = (),
-                 journal_path: str | None = None, control_port: int | None = None, first_cluster: int = 1) -> None:
+                 journal_path: str | None = None, control_port: int | None = None, first_cluster: int = 1,
+                 credssp_tls: str = "1.3", idle_timeout_s: float | None = None) -> None:
         """`first_cluster`: the number of the first cluster (CLU<n> on 127.1.<n>.x), so simulators side by side
         (each a process of its own, as a fleet is many machines) serve one fleet without clashing."""
         if auth not in AUTH_MODES:
@@ -75,7 +77,13 @@ class Simulation:
         self.server: WinRMServer | None = None
         self.kdc: Kdc | None = None  # --auth kerberos: the realm's KDC
         self.realm = f"{domain.upper()}.TEST"
-        self.idle_timeout_s = IDLE_CONNECTION_S * time_scale if time_scale > 0 else None  # HTTP.sys' idle close
+        if credssp_tls not in ("1.2", "1.3"):
+            raise ValueError(f"the CredSSP TLS version must be 1.2 or 1.3, not {credssp_tls!r}")
+        self.credssp_tls = credssp_tls  # the highest TLS version a CredSSP listener negotiates
+        # HTTP.sys' idle close, scaled; but never under 5 real seconds: a handshake's own CPU time is not scaled,
+        # and a CredSSP or NTLM handshake cut by an idle close could never happen on Windows
+        self.idle_timeout_s = idle_timeout_s if idle_timeout_s is not None else \
+            max(IDLE_FLOOR_S, IDLE_CONNECTION_S * time_scale) if time_scale > 0 else None
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> Simulation:
@@ -91,7 +99,8 @@ class Simulation:
                            [self.service_host(n.name) for c in self.clusters for n in c.nodes])
             self.kdc.start()
         self.server = WinRMServer(self.auth, self.domain, self.user, self.password, self.faults,
-                                  self._latency_ms, tls, self.kdc, idle_timeout_s=self.idle_timeout_s)
+                                  self._latency_ms, tls, self.kdc, idle_timeout_s=self.idle_timeout_s,
+                                  credssp_tls=self.credssp_tls)
         it = iter(zip(sockets, bound_hosts, strict=True))
         for cluster in self.clusters:
             for node in cluster.nodes:
@@ -147,8 +156,8 @@ class Simulation:
         common: dict[str, Any] = {
             "ansible_connection": "winrm", "ansible_user": f"{self.user}@{self.realm}" if kerberos else self.user,
             "ansible_password": "{{ lookup('env', '" + PASSWORD_ENV + "') }}",
-            "ansible_winrm_transport": {"ntlm": "ntlm", "kerberos": "kerberos", "certificate": "certificate"}.get(
-                self.auth, "basic"),
+            "ansible_winrm_transport": {"ntlm": "ntlm", "kerberos": "kerberos", "certificate": "certificate",
+                                        "credssp-http": "credssp", "credssp-https": "credssp"}.get(self.auth, "basic"),
             "ansible_winrm_scheme": scheme,
         }
         if self.auth == "certificate":  # the account comes from the certificate: no password
@@ -181,7 +190,7 @@ class Simulation:
 
     @property
     def scheme(self) -> str:
-        return "https" if self.auth in ("basic-https", "certificate") else "http"
+        return "https" if self.auth in ("basic-https", "certificate", "credssp-https") else "http"
 
     @property
     def _port(self) -> int:

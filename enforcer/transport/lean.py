@@ -17,6 +17,7 @@ import requests
 import winrm.transport
 from winrm.exceptions import InvalidCredentialsError, WinRMTransportError
 
+from .pywinrm_compat import fix_credssp_trailer
 from .wire import Exchange, HttpWire, Unauthorized
 
 
@@ -86,6 +87,8 @@ class LeanTransport(winrm.transport.Transport):
     def setup_encryption(self, session: requests.Session) -> None:
         _settle_environment(session)
         super().setup_encryption(session)
+        if self.auth_method == "credssp" and self.encryption is not None:
+            fix_credssp_trailer(self.encryption)
 
 
 def _proxied(endpoint: str) -> bool:

@@ -74,3 +74,24 @@ def ntlm_hashes(password: str) -> tuple[str, str] | None:
     except ImportError:
         return None
     return lmowfv1(password).hex(), ntowfv1(password).hex()
+
+
+def fix_credssp_trailer(encryption: Any) -> None:
+    """pywinrm 0.5's CredSSP Length field knows TLS 1.2's cipher names only: under TLS 1.3 (suites named TLS_...)
+    it writes 48 for TLS_AES_256_GCM_SHA384, where the trailer is 17 bytes (the AEAD tag, 16, and the record's
+    inner content type, 1), and a listener refuses the message (MS-WSMV 2.2.9.1.3; windows-facts §6.4). Fixed on
+    this one Encryption object, so pywinrm stays as it is for anyone else in the process."""
+    original = encryption._get_credssp_trailer_length
+
+    def trailer_length(message_length: int, cipher_suite: str) -> int:
+        return 17 if cipher_suite.upper().startswith("TLS_") else original(message_length, cipher_suite)
+
+    encryption._get_credssp_trailer_length = trailer_length
+
+
+SEC_E_LOGON_DENIED = 0x8009030C
+
+
+def auth_plugin_rejected(exc: BaseException) -> bool:
+    """Whether an auth plugin's exception (requests_credssp raises its own) means the credentials were refused."""
+    return type(exc).__name__ == "NTStatusException" and getattr(exc, "status", None) == SEC_E_LOGON_DENIED

@@ -23,11 +23,11 @@ from typing import Any
 import requests
 import winrm.exceptions
 
-from ..errors import AuthenticationFailed, NodeUnreachable, TransportError, TransportTimeout, WSManError
+from ..errors import AuthenticationFailed, EnforcerError, NodeUnreachable, TransportError, TransportTimeout, WSManError
 from ..model import ConnectionSpec
 from ..protocol import agent
 from .base import AgentTransport
-from .pywinrm_compat import library_missing, patched_protocol
+from .pywinrm_compat import auth_plugin_rejected, library_missing, patched_protocol
 from .wire import WireError
 
 QUOTA_FAULTS = (2150859173, 2150859174)  # max shells / max operations per user: a new shell clears them
@@ -155,11 +155,7 @@ class WinRMTransport(AgentTransport):
             raise TransportTimeout(self.node, f"{self.spec.endpoint} answered a WinRM operation timeout"
                                               + (f": {lost}" if lost else "")) from None
         except winrm.exceptions.InvalidCredentialsError as exc:
-            detail = str(exc)
-            raise AuthenticationFailed(self.node, f"the credentials of {self.spec.user or 'the certificate'} were "
-                                                  f"rejected by {self.spec.endpoint}"
-                                                  + (f": {detail}" if "rejected the credentials" not in detail and
-                                                     detail else "")) from exc
+            raise self._rejected(str(exc)) from exc
         except winrm.exceptions.WSManFaultError as exc:
             raise WSManError(self.node, f"WinRM fault {exc.wsman_fault_code}: {(exc.reason or '').strip()}",
                              exc.wsman_fault_code) from exc
@@ -178,6 +174,18 @@ class WinRMTransport(AgentTransport):
             raise TransportError(self.node, f"{exc} ({self.spec.endpoint})") from exc
         except winrm.exceptions.WinRMError as exc:
             raise TransportError(self.node, f"WinRM error: {exc}") from exc
+        except EnforcerError:
+            raise
+        except Exception as exc:  # an auth plugin's own (requests_credssp): never a traceback mid-run
+            if auth_plugin_rejected(exc):
+                raise self._rejected("") from exc
+            raise TransportError(self.node, f"{type(exc).__name__}: {exc}") from exc
+
+    def _rejected(self, detail: str) -> AuthenticationFailed:
+        return AuthenticationFailed(self.node, f"the credentials of {self.spec.user or 'the certificate'} were "
+                                               f"rejected by {self.spec.endpoint}"
+                                               + (f": {detail}" if detail and "rejected the credentials" not in detail
+                                                  else ""))
 
 
 def _reason(exc: BaseException) -> str:

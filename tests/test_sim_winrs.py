@@ -203,3 +203,14 @@ def test_a_terminated_command_kills_the_agent_s_installer_half_way_and_nothing_a
         assert node["dtc_registered"] and "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSDTC" not in node["registry"]
         assert node["services"]["MSDTC"] == "Stopped", "the op after the killed one never ran"
         assert [r["outcome"] for r in sim.journal.records("op") if r["op"] == "dtc.install"] == ["killed half-way"]
+
+
+def test_output_follows_the_shell_s_code_page():
+    """WINRS_CODEPAGE: 437 by default (pywinrm's), UTF-8 with 65001 (what enforcer asks for)."""
+    with simulate("healthy", auth="basic-http") as sim:
+        for codepage, expected in ((437, "héllo".encode("cp437")), (65001, "héllo".encode())):
+            p = protocol(sim)
+            shell = p.open_shell(codepage=codepage)
+            cmd = p.run_command(shell, "echo", ["héllo"])
+            assert p.get_command_output(shell, cmd)[0] == expected + b"\r\n"
+            p.close_shell(shell)

@@ -39,6 +39,8 @@ def add_sim_command(commands: Any) -> None:
     sim.add_argument("--first-cluster", type=int, default=1, metavar="N",
                      help="number the clusters from N (CLU<N> on 127.1.<N>.x), to run simulators side by side")
     sim.add_argument("--auth", choices=AUTH_MODES, default="ntlm")
+    sim.add_argument("--credssp-tls", choices=("1.2", "1.3"), default="1.3",
+                     help="with --auth credssp-*: the highest TLS version CredSSP negotiates (default 1.3)")
     sim.add_argument("--user", default="enforcer")
     sim.add_argument("--password", help="default: $ENFORCER_SIM_PASSWORD, else generated and printed once")
     sim.add_argument("--latency", type=_non_negative, default=0.0, metavar="MS", help="added to every request")
@@ -66,7 +68,8 @@ def run_sim(args: argparse.Namespace, console: Any = None) -> int:
     try:
         sim = Simulation(args.scenario, clusters=args.clusters, nodes=args.nodes, auth=args.auth, user=args.user,
                          password=password, latency_ms=args.latency, time_scale=args.time_scale, faults=args.fault,
-                         journal_path=args.journal, control_port=args.control_port, first_cluster=args.first_cluster)
+                         journal_path=args.journal, control_port=args.control_port, first_cluster=args.first_cluster,
+                         credssp_tls=args.credssp_tls)
     except (ScenarioError, FaultSpecError, ValueError) as exc:
         print(f"enforcer sim: {exc}", file=sys.stderr)
         return EXIT_INVALID

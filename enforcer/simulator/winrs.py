@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import re
 import threading
 import time
@@ -50,6 +51,7 @@ class Command:
     on_stdin_end: Callable[[Command], None] | None = None
     discard_stdout: bool = False
     console_stdin: bool = True  # WINRS_CONSOLEMODE_STDIN: console mode unless the client asked for a pipe
+    codec: str = "cp437"  # its shell's code page
     killed: threading.Event = field(default_factory=threading.Event)  # its process tree: set on terminate, Delete
 
     def write(self, stream: str, data: bytes) -> None:
@@ -89,6 +91,7 @@ class Command:
 class Shell:
     id: str
     owner: str
+    codec: str = "cp437"  # WINRS_CODEPAGE: the console code page its programs write in (437 unless asked)
     commands: dict[str, Command] = field(default_factory=dict)
     operations: int = 0
 
@@ -111,7 +114,7 @@ class NodeShells:
         with self._lock:
             if sum(1 for s in self._shells.values() if s.owner == user) >= WINRM_MAX_SHELLS_PER_USER:
                 raise wsman.shell_quota(WINRM_MAX_SHELLS_PER_USER)
-            shell = Shell(str(uuid.uuid4()).upper(), user)
+            shell = Shell(str(uuid.uuid4()).upper(), user, _codec(req.options.get("WINRS_CODEPAGE", "437")))
             self._shells[shell.id] = shell
         streams, out_streams = "stdin", "stdout stderr"
         if req.body is not None:
@@ -134,7 +137,8 @@ class NodeShells:
         command = body.findtext("rsp:Command", "", wsman.NS).strip() if body is not None else ""
         arguments = [a.text or "" for a in body.findall("rsp:Arguments", wsman.NS)] if body is not None else []
         cmd = Command(str(uuid.uuid4()).upper(), " ".join([command] + arguments).strip(),
-                      console_stdin=req.options.get("WINRS_CONSOLEMODE_STDIN", "TRUE").upper() != "FALSE")
+                      console_stdin=req.options.get("WINRS_CONSOLEMODE_STDIN", "TRUE").upper() != "FALSE",
+                      codec=shell.codec)
         with self._lock:
             if shell.operations >= MAX_OPERATIONS_PER_SHELL:
                 raise wsman.operations_quota(MAX_OPERATIONS_PER_SHELL)
@@ -250,8 +254,8 @@ class NodeShells:
         stdout, stderr, code = self._builtin(program, word, rest)
         self.ctx.cluster.journal.op(self.ctx.cluster.name, self.ctx.node.name, "cmd", {"command": line},
                                     "ok" if code == 0 else f"error: exit {code}")
-        cmd.write("stdout", stdout.encode("utf-8"))
-        cmd.write("stderr", stderr.encode("utf-8"))
+        cmd.write("stdout", stdout.encode(cmd.codec, "replace"))
+        cmd.write("stderr", stderr.encode(cmd.codec, "replace"))
         cmd.finish(code)
 
     def _builtin(self, program: str, word: str, rest: str) -> tuple[str, str, int]:
@@ -322,3 +326,15 @@ class NodeShells:
         cmd.write("stderr", outcome.stderr)
         cmd.finish(outcome.exit_code)
 
+
+
+def _codec(codepage: str) -> str:
+    """Python's codec for a Windows code page: 65001 is UTF-8; an unknown one falls back to the OEM default, 437."""
+    if codepage.strip() == "65001":
+        return "utf-8"
+    name = f"cp{codepage.strip()}"
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return "cp437"
+    return name

@@ -23,7 +23,7 @@ TEST_STAMP := $(VENV)/.installed-test-$(shell cat pyproject.toml | cksum | cut -
 $(TEST_STAMP): $(STAMP)
 	dpkg -s $(DEBIAN_TEST_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_TEST_PACKAGES) >/dev/null; }
-	$(BIN)/pip install --quiet -e '.[test,kerberos]'
+	$(BIN)/pip install --quiet -e '.[test,kerberos,credssp]'
 	touch $@
 
 # Lint and type-check first (fail fast), then the tests.

@@ -18,7 +18,7 @@ from . import executor, facts as facts_mod
 from .errors import InputError
 from .inventory import load_inventory
 from .model import Cluster, ClusterPlan, Inventory, Plan, Playbook, RunResult
-from .planner import Selection, check_limit, fact_requests, matches, plan_cluster, selected
+from .planner import Selection, fact_requests, limited, plan_cluster, selected
 from .playbook import load_playbook, parse_extra_vars, validate_names
 from .transport.pool import Connections
 
@@ -61,7 +61,7 @@ def load(options: Options) -> Loaded:
     inventory = load_inventory(options.inventory)
     playbook = load_playbook(options.playbook)
     extra_vars = parse_extra_vars(options.extra_vars)
-    check_limit(inventory, options.limit)
+    limited(inventory, options.limit)  # a --limit that cannot be read, or selects nothing: before any connection
     validate_names(playbook, inventory_var_names(inventory) | set(extra_vars))
     selection = Selection(extra_vars, options.limit, set(options.tags), set(options.skip_tags))
     plays_of = {c.name: [p for p in playbook.plays if selected(p, c, inventory, selection)] for c in inventory.clusters}
@@ -100,8 +100,7 @@ def apply(plan_: Plan, connections: Connections, run_id: str, forks: int,
 
 def gather_facts(inventory: Inventory, limit: str | None, forks: int = 10) -> tuple[dict[str, Any], dict[str, str]]:
     """`enforcer facts`: what the agent sees on every node, with the default fact set."""
-    check_limit(inventory, limit)
-    clusters = [c for c in inventory.clusters if limit is None or matches(limit, c, inventory)]
+    clusters = limited(inventory, limit)
     requests: dict[str, dict[str, Any]] = {}
     for cluster in clusters:
         requests.update(fact_requests([], cluster, Selection(limit=limit)))

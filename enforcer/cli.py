@@ -37,7 +37,10 @@ class _Parser(argparse.ArgumentParser):
 def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("playbook")
     parser.add_argument("-i", "--inventory", required=True)
-    parser.add_argument("-l", "--limit", metavar="PATTERN", help="only clusters (or groups) matching PATTERN")
+    parser.add_argument("-l", "--limit", metavar="PATTERN",
+                        help="an Ansible host pattern (a:b, a:&b, a:!b, wildcards, ~regex); whole clusters only")
+    parser.add_argument("--list-hosts", action="store_true",
+                        help="list the clusters and nodes each play would act on, and stop (no connection)")
     parser.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
                         help="k=v, a YAML/JSON mapping, or @file; highest precedence")
     parser.add_argument("-t", "--tags", action="append", default=[], help="only tasks with these tags")
@@ -89,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     inventory = commands.add_parser("inventory", help="show clusters, their ordered nodes and how each is reached")
     inventory.add_argument("-i", "--inventory", required=True)
+    inventory.add_argument("-l", "--limit", metavar="PATTERN", help="only the clusters PATTERN selects")
     inventory.add_argument("--format", choices=("text", "json"), default="text")
     _verbosity(inventory)
     inventory.set_defaults(run=cmd_inventory)

@@ -182,7 +182,7 @@ def _clusters(reader: _Reader, source: str) -> Inventory:
                 warnings.append(warning)
             nodes.append(Node(host_name, cluster_name, connection, host_vars))
         clusters.append(Cluster(cluster_name, group.name, nodes, reader.merged_vars(names)))
-    groups = {g: sorted({owner[h] for h in reader.descendants_hosts(g) if h in owner}) for g in reader.groups}
+    groups = {g: [h for h in reader.descendants_hosts(g) if h in owner] for g in reader.groups}
     return Inventory(source, clusters, groups, warnings)
 
 

@@ -73,7 +73,7 @@ class Cluster:
 class Inventory:
     source: str
     clusters: list[Cluster]
-    groups: dict[str, list[str]]  # group name -> cluster names it covers
+    groups: dict[str, list[str]]  # group name -> the cluster nodes it holds, through its children too
     warnings: list[str] = field(default_factory=list)
 
 

@@ -10,12 +10,12 @@ knows an earlier task removes it.
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import patterns
 from .errors import InputError
 from .model import Change, Cluster, ClusterPlan, Inventory, Outcome, Play, Playbook, Task
 from .playbook import check_arg, coerce_arg
@@ -35,28 +35,18 @@ class Selection:
     skip_tags: set[str] = field(default_factory=set)
 
 
-def matches(pattern: str, cluster: Cluster, inventory: Inventory) -> bool:
-    for part in pattern.replace(";", ",").replace(":", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if part in ("all", "*") or fnmatch.fnmatch(cluster.name, part) or fnmatch.fnmatch(cluster.group, part):
-            return True
-        if cluster.name in inventory.groups.get(part, []):
-            return True
-    return False
+def limited(inventory: Inventory, limit: str | None) -> list[Cluster]:
+    """The clusters --limit selects (every cluster without one): InputError when it selects none, or cannot be
+    read (patterns.py)."""
+    if not limit:
+        return list(inventory.clusters)
+    return patterns.selected_clusters(limit, inventory, "--limit")
 
 
 def selected(play: Play, cluster: Cluster, inventory: Inventory, selection: Selection) -> bool:
     """The play's hosts (and --limit, if any) take in the cluster."""
-    return matches(play.hosts, cluster, inventory) and (selection.limit is None
-                                                        or matches(selection.limit, cluster, inventory))
-
-
-def check_limit(inventory: Inventory, limit: str | None) -> None:
-    if limit and not any(matches(limit, c, inventory) for c in inventory.clusters):
-        names = ", ".join(c.name for c in inventory.clusters) or "none"
-        raise InputError(f"--limit {limit!r} matches no cluster of the inventory (clusters: {names})")
+    chosen = patterns.selected_clusters(play.hosts, inventory, f"{play.location}: play {play.name!r}: hosts")
+    return cluster in chosen and cluster in limited(inventory, selection.limit)
 
 
 def public_vars(variables: dict[str, Any]) -> dict[str, Any]:

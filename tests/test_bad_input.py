@@ -76,7 +76,7 @@ def test_bad_vars_files(case, live, capsys):
     (["-e", "allow_sql_server"], "expected NAME=VALUE"),
     (["-e", "{allow_sql_server: [}"], "YAML syntax error"),
     (["-e", "@/nonexistent/vars.yml"], "does not exist"),
-    (["--limit", "NOPE*"], "matches no cluster"),
+    (["--limit", "NOPE*"], "matches no group, cluster or host"),
     (["--forks", "0"], "--forks must be at least 1"),
     (["--forks", "many"], "invalid int value"),
     (["--format", "xml"], "invalid choice"),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from .. import api, doctor
 from ..console import Console
 from ..inventory import describe, load_inventory
-from ..planner import check_limit, matches
+from ..planner import limited
 from ..playbook import load_playbook, parse_extra_vars, validate_names
 from ..transport.pool import Connections
 from .common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, credentials
@@ -38,6 +39,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_inventory(args: argparse.Namespace, console: Console) -> int:
     inventory = load_inventory(args.inventory)
+    if args.limit:
+        inventory = dataclasses.replace(inventory, clusters=limited(inventory, args.limit))
     view = describe(inventory)
     if args.format == "json":
         console.out(json.dumps(view, indent=2))
@@ -56,9 +59,8 @@ def cmd_inventory(args: argparse.Namespace, console: Console) -> int:
 def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
     """Exit 0 when every node passes, 3 when one cannot be reached or logged in to, 1 for any other failure."""
     inventory = load_inventory(args.inventory)
-    check_limit(inventory, args.limit)
+    clusters = limited(inventory, args.limit)
     credentials(inventory, console)
-    clusters = [c for c in inventory.clusters if args.limit is None or matches(args.limit, c, inventory)]
     with Connections(inventory, args.forks) as connections:
         reports = doctor.diagnose(clusters, connections, args.forks)
     if args.format == "json":

@@ -7,12 +7,25 @@ import json
 import sys
 import threading
 
+from .. import api
 from ..console import Console
 from ..executor import RunObserver
 from ..lifecycle import Recorder, Run
 from ..model import Change, Plan, RunResult, StepResult
+from ..planner import selected
 from ..report import plan_json, plan_markdown, plan_text, recap_text, run_json, step_line
-from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, ask, emit, interrupts, load, plan_code
+from .common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    ask,
+    emit,
+    interrupts,
+    load,
+    options,
+    plan_code,
+)
 
 
 def _plan(run: Run, console: Console, release: bool = False) -> Plan:
@@ -24,7 +37,19 @@ def _recorder(args: argparse.Namespace, console: Console) -> Recorder:
     return Recorder.open(console.redact, history=not args.no_history)
 
 
+def list_hosts(loaded: api.Loaded, console: Console) -> int:
+    """--list-hosts: what each play selects, as ansible-playbook --list-hosts shows it; nothing is contacted."""
+    for play in loaded.playbook.plays:
+        clusters = [c for c in loaded.clusters if selected(play, c, loaded.inventory, loaded.selection)]
+        nodes = [n for c in clusters for n in c.node_names]
+        console.out(f"play {play.name!r} (hosts: {play.hosts}): {len(nodes)} node(s) in {len(clusters)} cluster(s)")
+        console.out("\n".join(f"    {c.name}: {', '.join(c.node_names)}" for c in clusters))
+    return EXIT_OK
+
+
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
+    if args.list_hosts:
+        return list_hosts(api.load(options(args)), console)
     loaded = load(args, console)
     with Run(loaded, "plan", _recorder(args, console), lock=False) as run:
         plan = _plan(run, console, release=True)
@@ -53,7 +78,7 @@ class _LiveProgress(RunObserver):
 
 
 def cmd_apply(args: argparse.Namespace, console: Console) -> int:
-    if args.check:
+    if args.check or args.list_hosts:
         args.format, args.out, args.detailed_exitcode = "text", None, False
         return cmd_plan(args, console)
     loaded = load(args, console)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -171,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a bad flag (exit 4, see _Parser)
         return int(exc.code or 0)
     console = Console(getattr(args, "verbose", 0))
+    # What enforcer writes (state directory, records, reports, history) is its user's alone: 0600 files.
+    umask = os.umask(0o077)
     try:
         return args.run(args, console)
     except InputError as exc:
@@ -185,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.err("interrupted")
         return EXIT_INTERRUPTED
+    finally:
+        os.umask(umask)
 
 
 if __name__ == "__main__":

@@ -8,15 +8,17 @@ Nodes are reached through the usual `ansible_*` connection variables.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
 from .model import Cluster, ConnectionSpec, Inventory, Node
-from .templating import Scope, is_template, render
+from .templating import Scope, is_template, protect_env, reading_secrets, render
 from .yamlsource import Located, load_yaml, where
 
+_ENV_LOOKUP = re.compile(r"lookup\(\s*['\"]env['\"]\s*,\s*['\"]([^'\"]+)['\"]")  # the variable a password reads
 TRANSPORTS = ("ntlm", "basic", "kerberos", "credssp", "certificate")
 PASSWORD_TRANSPORTS = ("ntlm", "basic", "credssp")
 _GROUP_KEYS = {"hosts", "vars", "children"}
@@ -235,7 +237,10 @@ def _connection(host: _Host, host_vars: dict[str, Any]) -> tuple[ConnectionSpec,
     if raw_password is not None and not is_template(raw_password):
         warning = (f"{location}: host {host.name}: the password is written in plain text in the inventory; use "
                    f"\"{{{{ lookup('env', 'ENFORCER_PASSWORD') }}}}\" instead")
-    password = var("ansible_password", var("ansible_winrm_password", ""))
+    for name in ("ansible_password", "ansible_winrm_password"):
+        protect_env(set(_ENV_LOOKUP.findall(str(host_vars.get(name, "")))))
+    with reading_secrets():
+        password = var("ansible_password", var("ansible_winrm_password", ""))
     user = str(var("ansible_user", "") or "")
     if transport in PASSWORD_TRANSPORTS and not user:
         raise InputError(f"host {host.name}: ansible_user is required with ansible_winrm_transport {transport}",

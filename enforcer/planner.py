@@ -214,6 +214,9 @@ class _TaskPlanner:
         for key, value in args.items():
             if value is not None:
                 check_arg(task.type, key, value, task.name, task.location)
+        why = self.resource.refused(args)
+        if why:
+            raise InputError(f"task {task.name!r}: {why}", task.location)
         ctx = PlanContext(task.name, self.cluster.name, self.run_id, self.state,
                           lambda expression: evaluate(expression, scope, task.location))
         planned = self.resource.plan(ctx, args, node)

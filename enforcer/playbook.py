@@ -128,6 +128,9 @@ def _args(kind: str, raw: Any, task: str, location: str) -> dict[str, Any]:
             continue
         args[key] = raw[key]
         check_arg(kind, key, raw[key], task, where(raw, location, key), rendered=False)
+    why = RESOURCES[kind].refused(args)
+    if why:
+        raise InputError(f"task {task!r}: {why}", location)
     return args
 
 

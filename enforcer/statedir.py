@@ -12,6 +12,7 @@ reads the variable itself because it imports nothing of the engine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -26,8 +27,11 @@ class StateDir:
         """The folder, made on first use; the state directory itself readable by its owner alone."""
         if not self.root.is_dir():
             self.root.mkdir(parents=True, mode=0o700, exist_ok=True)
+        elif self.root.stat().st_mode & 0o077:
+            with contextlib.suppress(OSError):  # one made before enforcer kept it private; not ours: left as is
+                self.root.chmod(0o700)
         path = self.root.joinpath(*parts)
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, mode=0o700, exist_ok=True)
         return path
 
     @property

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import os
 import re
@@ -29,9 +31,35 @@ class TemplateError(InputError):
     """A template that does not render: its location and Jinja's reason."""
 
 
+# Environment variables a connection password is read from. A template may not read them: once a filter has
+# turned a secret into something else (b64encode, reverse, a slice), no redaction can recognise it in a plan,
+# a report or the history. Only the inventory's own password variables read them (reading_secrets).
+_SECRET_ENV: set[str] = set()
+_READING_SECRETS = contextvars.ContextVar("reading_secrets", default=False)
+
+
+def protect_env(names: set[str]) -> None:
+    _SECRET_ENV.update(names)
+
+
+@contextlib.contextmanager
+def reading_secrets() -> Iterator[None]:
+    """The inventory renders a connection password: the variables it names may be read here, and only here."""
+    token = _READING_SECRETS.set(True)
+    try:
+        yield
+    finally:
+        _READING_SECRETS.reset(token)
+
+
 def _lookup(kind: str, *names: str) -> str:
     if kind != "env":
         raise jinja2.TemplateRuntimeError(f"lookup({kind!r}) is not supported; only lookup('env', NAME)")
+    secret = [n for n in names if n in _SECRET_ENV]
+    if secret and not _READING_SECRETS.get():
+        raise jinja2.TemplateRuntimeError(
+            f"lookup('env', {secret[0]!r}) reads the variable a connection password comes from: templates may not "
+            f"read secrets (transformed by a filter, no redaction could hide them in plans, reports or history)")
     return ",".join(os.environ.get(n, "") for n in names)
 
 

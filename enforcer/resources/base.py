@@ -195,6 +195,11 @@ class Resource:
     def scope_of(self, args: dict[str, Any]) -> str:
         return self.scope
 
+    def refused(self, args: dict[str, Any]) -> str | None:
+        """Why these arguments are not a task enforcer will run (invalid input), or None. Asked of the playbook's
+        own values before anything is contacted, and of templated ones once rendered."""
+        return None
+
     def needs(self, args: dict[str, Any]) -> dict[str, set[str]]:
         """The facts this task reads on a node, by kind (`{"registry": {"HKLM\\..."}}`)."""
         return {}

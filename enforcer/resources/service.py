@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import Change
+from ..templating import is_template
 from ..transport.base import AgentOp
 from .base import SERVICES, Arg, PlanContext, PlanError, Resource, Session, StepError, results_or_raise
 
@@ -20,6 +21,15 @@ class Service(Resource):
 
     reads = (SERVICES,)
     needs_args = ("name",)
+
+    def refused(self, args: dict[str, Any]) -> str | None:
+        """The cluster service leaves and joins the cluster: a plain start or stop on every node at once would
+        take the whole cluster down unordered. Service names compare without case, as on Windows."""
+        name = args.get("name")
+        if isinstance(name, str) and not is_template(name) and name.strip().lower() == "clussvc":
+            return ("service ClusSvc stops or starts a node's membership of the cluster; use cluster_restart (the "
+                    "ordered restart: last down, first up) or cluster_node (pause, drain, resume) instead")
+        return None
 
     def needs(self, args: dict[str, Any]) -> dict[str, set[str]]:
         return {SERVICES.name: {args["name"]}}

@@ -35,9 +35,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_INVALID, f"{self.prog}: error: {message}\n")
 
 
-def _run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("playbook")
-    parser.add_argument("-i", "--inventory", required=True)
+def _run_options(parser: argparse.ArgumentParser, saved_plan: bool = False) -> None:
+    """`saved_plan`: apply, whose playbook and inventory may come from a saved plan (--plan) instead."""
+    parser.add_argument("playbook", nargs="?" if saved_plan else None)
+    parser.add_argument("-i", "--inventory", required=not saved_plan)
     parser.add_argument("-l", "--limit", metavar="PATTERN",
                         help="an Ansible host pattern (a:b, a:&b, a:!b, wildcards, ~regex); whole clusters only")
     parser.add_argument("--list-hosts", action="store_true",
@@ -66,11 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     plan.add_argument("--out", metavar="FILE", help="write the plan there instead of stdout")
     plan.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when changes are pending")
+    plan.add_argument("--save-plan", metavar="FILE", help="save the plan, for `enforcer apply --plan FILE` to run "
+                                                          "exactly it (or refuse it if the nodes changed meanwhile)")
     _verbosity(plan)
     plan.set_defaults(run=cmd_plan)
 
     apply = commands.add_parser("apply", help="plan, confirm, apply, recap")
-    _run_options(apply)
+    _run_options(apply, saved_plan=True)
+    apply.add_argument("--plan", metavar="FILE", help="apply exactly this saved plan (`plan --save-plan`), or refuse "
+                                                      "it as stale if the nodes or the files changed since")
     apply.add_argument("--yes", action="store_true", help="apply without asking (needed for destructive "
                                                           "changes when not on a terminal)")
     apply.add_argument("--check", action="store_true", help="only plan (same as `enforcer plan`)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import getpass
+import os
 import signal
 import sys
 import threading
@@ -63,6 +64,15 @@ def plan_code(plan: Plan, detailed: bool) -> int:
     if plan.failed:
         return EXIT_FAILED
     return EXIT_CHANGES if detailed and plan.changes else EXIT_OK
+
+
+def writable(path: str) -> None:
+    """A file enforcer will write, checked before any node is contacted: its folder must exist and be writable."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise InputError(f"{path}: cannot be written (permission denied)")
 
 
 def emit(text: str, out: str | None, console: Console, what: str) -> None:

@@ -6,9 +6,11 @@ import argparse
 import json
 import sys
 import threading
+from pathlib import Path
 
-from .. import api
+from .. import api, savedplan
 from ..console import Console
+from ..errors import EnforcerError, InputError
 from ..executor import RunObserver
 from ..lifecycle import Recorder, Run
 from ..model import Change, Plan, RunResult, StepResult
@@ -23,8 +25,10 @@ from .common import (
     emit,
     interrupts,
     load,
+    names,
     options,
     plan_code,
+    writable,
 )
 
 
@@ -35,6 +39,10 @@ def _plan(run: Run, console: Console, release: bool = False) -> Plan:
 
 def _recorder(args: argparse.Namespace, console: Console) -> Recorder:
     return Recorder.open(console.redact, history=not args.no_history)
+
+
+class StalePlan(EnforcerError):
+    """A saved plan whose playbook or inventory changed since it was saved: exit 1, nothing contacted."""
 
 
 def list_hosts(loaded: api.Loaded, console: Console) -> int:
@@ -50,10 +58,18 @@ def list_hosts(loaded: api.Loaded, console: Console) -> int:
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     if args.list_hosts:
         return list_hosts(api.load(options(args)), console)
+    for path in (args.save_plan, args.out):
+        if path:
+            writable(path)
     loaded = load(args, console)
     with Run(loaded, "plan", _recorder(args, console), lock=False) as run:
         plan = _plan(run, console, release=True)
         run.record_plan()
+    if args.save_plan:
+        saved = savedplan.save(args.save_plan, plan, run.run_id, args.extra_vars, args.limit, sorted(names(args.tags)),
+                               sorted(names(args.skip_tags)))
+        console.err(f"plan {saved.id} ({saved.created}) saved to {args.save_plan}: apply exactly it with "
+                    f"`enforcer apply --plan {args.save_plan}`")
     rendered = {"text": lambda: plan_text(plan, console.verbosity),
                 "json": lambda: json.dumps(plan_json(plan), indent=2, default=str),
                 "markdown": lambda: plan_markdown(plan)}[args.format]()
@@ -78,8 +94,11 @@ class _LiveProgress(RunObserver):
 
 
 def cmd_apply(args: argparse.Namespace, console: Console) -> int:
+    saved = _saved_plan(args) if args.plan else None
+    if not args.playbook or not args.inventory:
+        raise InputError("apply needs a playbook and -i INVENTORY, or --plan FILE (a saved plan names both)")
     if args.check or args.list_hosts:
-        args.format, args.out, args.detailed_exitcode = "text", None, False
+        args.format, args.out, args.detailed_exitcode, args.save_plan = "text", None, False, None
         return cmd_plan(args, console)
     loaded = load(args, console)
     with Run(loaded, "apply", _recorder(args, console)) as run:
@@ -88,8 +107,20 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
                         f"{previous.get('host')}) ended during {previous['step']}; re-reading the cluster's state "
                         f"before going on")
         plan = _plan(run, console)
+        if saved is not None:
+            stale = savedplan.differences(saved, plan)
+            if stale:
+                run.record_plan()
+                console.err(f"the saved plan is stale: {args.plan} ({saved.id}, {saved.created}) is not what the "
+                            f"nodes need now; nothing was changed. Differences:\n"
+                            + "\n".join(f"  - {reason}" for reason in stale) + "\nPlan again, and review the new plan.")
+                return EXIT_FAILED
+            console.err(f"the saved plan {saved.id} ({saved.created}) still holds: applying exactly its "
+                        f"{len(plan.changes)} change(s)")
         (console.err if args.format == "json" else console.out)(plan_text(plan, console.verbosity))
         refusal = _confirm(args, plan, console) if plan.changes else plan_code(plan, False)
+        if refusal is None and not args.yes and sys.stdin.isatty():
+            plan, refusal = _confirm_again_if_changed(args, run, plan, console)
         if refusal is not None:
             run.record_plan()
             return refusal
@@ -102,6 +133,28 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
         console.out(recap_text(result))
         console.out(f"report: {run.paths[1]}")
     return _run_code(result)
+
+
+def _saved_plan(args: argparse.Namespace) -> savedplan.SavedPlan:
+    """The saved plan, its options in `args` (given ones must agree); InputError, or stale files, before any
+    connection."""
+    saved = savedplan.load(args.plan)
+    recorded = {"playbook": saved.playbook, "inventory": saved.inventory, "extra_vars": saved.extra_vars,
+                "limit": saved.limit, "tags": saved.tags, "skip_tags": saved.skip_tags}
+    for name, value in recorded.items():
+        given = getattr(args, name)
+        if name in ("tags", "skip_tags"):
+            given = sorted(names(given)) if given else None
+        if name in ("playbook", "inventory") and given:
+            given = str(Path(given).resolve())
+        if given not in (None, []) and given != value:
+            raise InputError(f"--plan {args.plan} was made with {name} {value!r}, not {given!r}: apply it as saved, "
+                             f"or plan again")
+        setattr(args, name, value)
+    stale = savedplan.stale_sources(saved)
+    if stale:
+        raise StalePlan(f"the saved plan is stale: {'; '.join(stale)}; nothing was changed: plan again")
+    return saved
 
 
 def _confirm(args: argparse.Namespace, plan: Plan, console: Console) -> int | None:
@@ -119,6 +172,23 @@ def _confirm(args: argparse.Namespace, plan: Plan, console: Console) -> int | No
         return None
     console.err("not applied")
     return EXIT_FAILED
+
+
+def _confirm_again_if_changed(args: argparse.Namespace, run: Run, plan: Plan, console: Console
+                              ) -> tuple[Plan, int | None]:
+    """The nodes are read again after an operator's yes: what they approved must still be what runs. A plan that
+    changed meanwhile (someone paused a node while the prompt waited) is shown and asked about again."""
+    while True:
+        again = _plan(run, console)
+        if [savedplan.change_identity(c) for c in again.changes] == [savedplan.change_identity(c) for c in
+                                                                      plan.changes]:
+            return again, None
+        console.out("The nodes changed while the question waited; the plan is now:")
+        console.out(plan_text(again, console.verbosity))
+        plan = again
+        refusal = _confirm(args, plan, console) if plan.changes else plan_code(plan, False)
+        if refusal is not None:
+            return plan, refusal
 
 
 def _run_code(run: RunResult) -> int:

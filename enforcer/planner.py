@@ -79,7 +79,7 @@ def fact_requests(plays: list[Play], cluster: Cluster, selection: Selection) -> 
             scope = Scope(*variable_layers(cluster, node, play, selection), where=play.location)
             for task in play.tasks + play.handlers:
                 resource = RESOURCES[task.type]
-                for item in (_loop_items(task, scope) if resource.needs_args else []):
+                for item in (_loop_items(task, scope) if resource.reads else []):
                     item_scope = scope.child({"item": item}, where=task.location)
                     read = resource.needs({k: render(task.args[k], item_scope, task.location)
                                            for k in resource.needs_args})

@@ -17,6 +17,7 @@ from typing import Any
 from . import executor, facts as facts_mod
 from .errors import InputError
 from .inventory import load_inventory
+from .lease import Leases, describe
 from .model import Cluster, ClusterPlan, Inventory, Plan, Playbook, RunResult
 from .planner import Selection, fact_requests, limited, plan_cluster, selected
 from .playbook import load_playbook, parse_extra_vars, validate_names
@@ -76,21 +77,32 @@ def load(options: Options) -> Loaded:
     return Loaded(playbook, inventory, selection, clusters, requests, options.forks)
 
 
-def plan(loaded: Loaded, connections: Connections, run_id: str, release: bool = False) -> Plan:
-    """Read every node and plan each cluster as its facts arrive; `release`: close shells once read (plan only)."""
+def plan(loaded: Loaded, connections: Connections, run_id: str, release: bool = False,
+         leases: Leases | None = None) -> Plan:
+    """Read every node and plan each cluster as its facts arrive; `release`: close shells once read (plan only);
+    `leases`: take the run's lease on each cluster with its facts, and plan none whose lease another run holds."""
     planned: dict[str, ClusterPlan] = {}
     unreachable: dict[str, str] = {}
+    locked: dict[str, dict[str, Any]] = {}
     for cluster, node_facts, down in facts_mod.by_cluster(loaded.clusters, loaded.fact_requests, connections,
-                                                          loaded.forks, release):
+                                                          loaded.forks, release, leases):
         unreachable.update(down)
-        if down:
+        if leases:
+            leases.settle(cluster.name, plannable=not down)
+        if leases and cluster.name in leases.refused:
+            locked[cluster.name] = leases.refused[cluster.name]
+            planned[cluster.name] = ClusterPlan(cluster.name, cluster.node_names,
+                                                error="locked by " + describe(locked[cluster.name]))
+        elif down:
             planned[cluster.name] = ClusterPlan(cluster.name, cluster.node_names, error="unreachable: " + "; ".join(
                 f"{n}: {down[n]}" for n in cluster.node_names if n in down))
-            continue
-        planned[cluster.name] = plan_cluster(loaded.playbook, cluster, loaded.inventory,
-                                             {n: node_facts[n] for n in cluster.node_names}, loaded.selection, run_id)
+        else:
+            planned[cluster.name] = plan_cluster(loaded.playbook, cluster, loaded.inventory,
+                                                 {n: node_facts[n] for n in cluster.node_names}, loaded.selection,
+                                                 run_id)
     ordered = {n: unreachable[n] for c in loaded.clusters for n in c.node_names if n in unreachable}
-    return Plan(loaded.playbook.source, loaded.inventory.source, [planned[c.name] for c in loaded.clusters], ordered)
+    return Plan(loaded.playbook.source, loaded.inventory.source, [planned[c.name] for c in loaded.clusters], ordered,
+                locked)
 
 
 def apply(plan_: Plan, connections: Connections, run_id: str, forks: int,

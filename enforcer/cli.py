@@ -120,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     _verbosity(restore)
     restore.set_defaults(run=_later("records", "cmd_restore"))
 
+    unlock = commands.add_parser("unlock", help="remove the lease a run holds on a cluster (asks; recorded)")
+    unlock.add_argument("cluster", metavar="CLUSTER", help="a cluster of the inventory (a host pattern)")
+    unlock.add_argument("-i", "--inventory", required=True)
+    unlock.add_argument("--yes", action="store_true", help="unlock without asking")
+    unlock.add_argument("--no-history", action="store_true", help="do not record it in the history")
+    _verbosity(unlock)
+    unlock.set_defaults(run=_later("unlock", "cmd_unlock"))
+
     schedule = commands.add_parser("schedule", help="enforce on a timer: monitor drift, or correct it")
     _run_options(schedule)
     schedule.add_argument("--every", metavar="DURATION", help="e.g. 15m, 1h, 30s")

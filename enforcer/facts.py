@@ -11,40 +11,53 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from .errors import AuthenticationFailed, EnforcerError, TransportError
+from .lease import Leases
 from .model import Cluster
 from .transport.base import AgentOp
 from .transport.pool import Connections
 
 
 def by_cluster(clusters: list[Cluster], requests: dict[str, dict[str, Any]], connections: Connections, forks: int,
-               release: bool = False) -> Iterator[tuple[Cluster, dict[str, dict[str, Any]], dict[str, str]]]:
+               release: bool = False, leases: Leases | None = None
+               ) -> Iterator[tuple[Cluster, dict[str, dict[str, Any]], dict[str, str]]]:
     """Each cluster with its nodes' facts and unreachable nodes (-> reason), as soon as all its nodes answered.
 
     So the caller plans one cluster while the others are still being read.
     `release` closes each node's shell as soon as its facts are in, for a run
     that calls no node twice (a plan): the Delete then overlaps the other
-    nodes' reads instead of forming a round of its own at the end.
+    nodes' reads instead of forming a round of its own at the end. `leases`: take
+    the run's lease on each cluster in the same calls (see lease.py).
     """
     def one(node: str, args: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
-        if node in refused:
-            return node, None, refused[node]
+        cluster = cluster_of[node].name
+        lease_ops = leases.ops_for(cluster, node) if leases else []
+        answer = None
         try:
-            return node, connections.get(node).call([AgentOp("facts", args, "facts")])[0].unwrap(node), None
+            if node in refused:
+                return node, None, refused[node]
+            results = connections.get(node).call([*lease_ops, AgentOp("facts", args, "facts")])
+            answer = results[0] if lease_ops else None
+            return node, results[-1].unwrap(node), None
         except TransportError as exc:
             return node, None, exc.detail
         except EnforcerError as exc:
             return node, None, f"facts could not be read: {exc}"
         finally:
+            if leases:
+                leases.answered(cluster, node, answer)
             if release:
                 connections.reset(node)
 
     cluster_of = {node.name: cluster for cluster in clusters for node in cluster.nodes}
+    # A cluster's first node ahead of its others: they wait for its lease answer, and must not wait on a
+    # queued task.
+    in_order = sorted(cluster_of, key=lambda node: not (leases and leases.is_first(cluster_of[node].name, node)))
     waiting = {cluster.name: len(cluster.nodes) for cluster in clusters}
     facts: dict[str, dict[str, dict[str, Any]]] = {cluster.name: {} for cluster in clusters}
     unreachable: dict[str, dict[str, str]] = {cluster.name: {} for cluster in clusters}
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(cluster_of)))) as pool:
         refused = first_contacts(list(cluster_of), connections, pool)
-        for future in as_completed([pool.submit(one, node, requests[node]) for node in cluster_of]):
+        for future in as_completed([pool.submit(one, node, requests[node]) for node in in_order]):
             node, node_facts, reason = future.result()
             cluster = cluster_of[node]
             if reason is None:

@@ -70,10 +70,12 @@ class History:
                          ran.error or planned.error,
                          [(s.change, s.status, s.message, s.duration_s) for s in ran.steps])
 
-    def record_skip(self, run_id: str, cluster: str, playbook: str, inventory: str, mode: str, reason: str) -> None:
+    def record_skip(self, run_id: str, cluster: str, playbook: str, inventory: str, mode: str, reason: str,
+                    outcome: str = "skipped") -> None:
+        """A run that did nothing to the cluster's state: skipped (busy, outside its window), or an unlock."""
         with self._lock, self._db:
             self._db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                             (run_id, cluster, playbook, inventory, mode, now(), now(), "skipped", 0, 0, reason))
+                             (run_id, cluster, playbook, inventory, mode, now(), now(), outcome, 0, 0, reason))
 
     def _insert(self, run_id: str, cluster: str, plan: Plan, mode: str, started: str, outcome: str, pending: int,
                 applied: int, reason: str | None, steps: list[tuple[Any, str, str, float | None]]) -> None:

@@ -10,6 +10,7 @@ made between `plan()` and `apply()`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,12 +20,17 @@ from typing import Any
 from . import api
 from .executor import RunObserver
 from .history import History, now
+from .lease import Leases
 from .locks import ClusterLocks
 from .metrics import Metrics
 from .model import Change, Inventory, Plan, RunResult, StepResult
 from .runs import save_plan, save_run
 from .statedir import StateDir
 from .transport.pool import Connections
+
+# The runs that change clusters take the lease on them; `plan` and monitor rounds write nothing on the nodes.
+LEASE_MODES = frozenset({"apply", "enforce", "demo"})
+log = logging.getLogger("enforcer.run")
 
 
 @dataclass
@@ -65,15 +71,18 @@ def held(inventory: Inventory, clusters: list[str], run_id: str, state: StateDir
 
 
 class _StepInFlight(RunObserver):
-    """Records the step in flight in the cluster's lock, so a run after a crash can say where this one stopped."""
+    """Records the step in flight in the cluster's lock and lease, so a run after a crash, or one this run keeps
+    waiting, can say where this one is."""
 
-    def __init__(self, locks: ClusterLocks | None, observer: RunObserver | None) -> None:
-        self.locks, self.observer = locks, observer or RunObserver()
+    def __init__(self, locks: ClusterLocks | None, leases: Leases | None, observer: RunObserver | None) -> None:
+        self.locks, self.leases, self.observer = locks, leases, observer or RunObserver()
 
     def step_started(self, change: Change) -> None:
+        step = f"'{change.task}' ({change.type}) on {change.node or change.via}"
         if self.locks:
-            self.locks.locks[change.cluster].note_step(
-                f"'{change.task}' ({change.type}) on {change.node or change.via}")
+            self.locks.locks[change.cluster].note_step(step)
+        if self.leases:
+            self.leases.step(step)
         self.observer.step_started(change)
 
     def step_finished(self, result: StepResult) -> None:
@@ -98,6 +107,7 @@ class Run:
         self.loaded, self.mode, self.recorder = loaded, mode, recorder
         self.run_id, self.started = api.new_run_id(), now()
         self._lock = lock
+        self.leases: Leases | None = None
         self._stack = contextlib.ExitStack()
         self.locks: ClusterLocks | None = None
         self.connections: Connections | None = None
@@ -108,6 +118,9 @@ class Run:
         self.locks, self.connections = self._stack.enter_context(held(
             self.loaded.inventory, [c.name for c in self.loaded.clusters], self.run_id, self.recorder.state,
             self.loaded.forks, lock=self._lock))
+        if self.mode in LEASE_MODES:
+            self.leases = Leases(self.run_id, self.started, self.loaded.clusters, self.connections)
+            self._stack.callback(self.leases.release_all)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -120,7 +133,7 @@ class Run:
     def plan(self, release: bool = False) -> Plan:
         """Read the nodes, plan, and save the plan; `release` closes each shell once read (a run that only plans)."""
         assert self.connections is not None, "plan() runs inside `with Run(...)`"
-        self.planned = api.plan(self.loaded, self.connections, self.run_id, release)
+        self.planned = api.plan(self.loaded, self.connections, self.run_id, release, self.leases)
         save_plan(self.recorder.state, self.run_id, self.planned, self.recorder.redact)
         return self.planned
 
@@ -138,8 +151,14 @@ class Run:
     def apply(self, observer: RunObserver | None = None, stop: threading.Event | None = None) -> RunResult:
         """Carry out the plan just made, then save the run's records and history while the locks are held."""
         assert self.planned is not None and self.connections is not None, "apply() follows plan()"
+        stop = stop or threading.Event()
+        if self.leases:
+            def lost(cluster: str, why: str) -> None:
+                log.error("%s: this run's lease was lost (%s): stopping after the step under way", cluster, why)
+                stop.set()
+            self.leases.keep(lost)
         result = api.apply(self.planned, self.connections, self.run_id, self.loaded.forks,
-                           _StepInFlight(self.locks, observer), stop)
+                           _StepInFlight(self.locks, self.leases, observer), stop)
         self.paths = save_run(self.recorder.state, result, self.recorder.redact)
         self.recorder.write(self.run_id, lambda history: history.record_run(result, self.mode, self.started))
         return result

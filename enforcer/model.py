@@ -159,6 +159,7 @@ class Plan:
     inventory: str
     clusters: list[ClusterPlan]
     unreachable: dict[str, str] = field(default_factory=dict)  # node -> why
+    locked: dict[str, dict[str, Any]] = field(default_factory=dict)  # cluster -> the other run holding its lease
 
     @property
     def changes(self) -> list[Change]:
@@ -166,7 +167,7 @@ class Plan:
 
     @property
     def failed(self) -> bool:
-        return any(cp.error for cp in self.clusters)
+        return any(cp.error for cp in self.clusters if cp.cluster not in self.locked)
 
 
 # -- runs ------------------------------------------------------------------------------
@@ -200,4 +201,4 @@ class RunResult:
 
     @property
     def failed(self) -> bool:
-        return any(c.error for c in self.clusters)
+        return any(c.error for c in self.clusters if c.cluster not in self.plan.locked)

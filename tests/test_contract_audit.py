@@ -99,6 +99,10 @@ EVERY_OP = [
     ("CLU1-B", "cluster.node.resume", {"name": "CLU1-A", "failback": "Immediate"}),
     ("CLU1-B", "cluster.service.stop", {}),
     ("CLU1-B", "cluster.service.start", {}),
+    ("CLU1-A", "lease.acquire", {"run_id": "r1", "holder": {"run_id": "r1", "user": "ops"}, "ttl_s": 60}),
+    ("CLU1-A", "lease.renew", {"run_id": "r1", "step": "a step"}),
+    ("CLU1-A", "lease.release", {"run_id": "r1"}),
+    ("CLU1-B", "lease.release", {"force": True}),
 ]
 
 

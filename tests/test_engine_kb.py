@@ -114,7 +114,7 @@ def test_sql_installed_refuses_with_kb_step_8_and_changes_nothing(cli_sim, capsy
     out = capsys.readouterr().out
     assert "KB Q252641 step 8" in out and "SQL Server is installed on CLU1-A, CLU1-B" in out
     assert not changes(sim)
-    assert {r["op"] for r in ops(sim)} == {"facts"}
+    assert {r["op"] for r in ops(sim)} == {"facts", "lease.acquire", "lease.release"}
 
 
 def test_no_witness_refuses_the_repair_before_its_first_change_naming_the_witness(cli_sim, capsys):

@@ -54,7 +54,7 @@ def no_change_plan() -> Plan:
 # -- JSON ----------------------------------------------------------------------------
 def test_plan_json_shape_and_summary(plan: Plan) -> None:
     doc = plan_json(plan)
-    assert list(doc) == ["format_version", "playbook", "inventory", "clusters", "unreachable", "summary"]
+    assert list(doc) == ["format_version", "playbook", "inventory", "clusters", "unreachable", "locked", "summary"]
     assert doc["format_version"] == "1.0" and doc["playbook"] == "playbooks/kb252641.yml"
     assert [list(c) for c in doc["clusters"]] == [["name", "nodes", "changes", "error", "outcomes"]] * 2
     clu1, clu2 = doc["clusters"]
@@ -71,7 +71,8 @@ def test_plan_json_shape_and_summary(plan: Plan) -> None:
     assert clu1["error"] is None and clu2["error"].endswith("CLU2-B is unknown") and clu2["changes"] == []
     assert doc["unreachable"] == {"CLU2-B": "WinRM connection refused"}
     assert doc["summary"] == {"changes": 4, "destructive": 3, "backups": 2, "clusters": 2,
-                              "clusters_with_changes": 1, "failed_clusters": 1, "ok": 2, "skipped": 1}
+                              "clusters_with_changes": 1, "failed_clusters": 1, "locked_clusters": 0, "ok": 2,
+                              "skipped": 1}
     assert json.loads(json.dumps(doc)) == doc
 
 

@@ -203,7 +203,7 @@ def plan_doc(task: str = "Restart <script>alert(1)</script>") -> dict[str, Any]:
             "clusters": [{"name": "C1", "nodes": ["N1", "N2"], "changes": [restart, key, tour], "error": None,
                           "outcomes": []}],
             "summary": {"changes": 3, "destructive": 3, "backups": 1, "clusters": 1, "clusters_with_changes": 1,
-                        "failed_clusters": 0, "ok": 0, "skipped": 0}}
+                        "failed_clusters": 0, "locked_clusters": 0, "ok": 0, "skipped": 0}}
 
 
 def test_plan_only_report_draws_the_planned_order_and_escapes_the_documents():

@@ -15,6 +15,7 @@ import pytest
 
 from checks import started_out_of_turn
 from enforcer.cli import main
+from enforcer.lease import LEASE_KEY
 from enforcer.locks import ClusterLock
 from enforcer.simulator import PASSWORD_ENV, simulate
 
@@ -102,10 +103,17 @@ def test_after_kill_9_the_next_run_names_the_step_in_flight_and_finishes_safely(
 
         monkeypatch.setenv(PASSWORD_ENV, sim.password)
         sim.clock.scale = 0.005
+        killed = _killed_run(sim)
+        assert main(["apply", RESTART, "-i", inventory, "--yes"]) == 5, "the dead run's lease has not expired yet"
+        step = "'Restart the cluster service, last down first up (KB step 5)' (cluster_restart)"
+        captured = capsys.readouterr()
+        assert f"locked by run {killed} of " in captured.out and f"during {step}" in captured.out
+        assert f"ended during {step}" in captured.err, "the local lock's record says it too"
+        _let_the_lease_expire(sim)
         assert main(["apply", RESTART, "-i", inventory, "--yes"]) == 0
         captured = capsys.readouterr()
-        assert "ended during 'Restart the cluster service, last down first up (KB step 5)' (cluster_restart)" \
-            in captured.err
+        assert f"the lease of run {killed} of " in captured.err and f"during {step}" in captured.err
+        assert "taken over" in captured.err
         assert "start CLU1-B, stop CLU1-B, stop CLU1-A, start CLU1-A, start CLU1-B" in captured.out
         assert [n["state"] for n in sim.state()["clusters"][0]["nodes"]] == ["Up", "Up"]
         assert not started_out_of_turn(sim.state()["clusters"][0])
@@ -133,16 +141,116 @@ def test_kill_9_with_every_node_down_is_recovered_from_another_control_host_last
         monkeypatch.setenv(PASSWORD_ENV, sim.password)
         sim.clock.scale = 0.005
         starts = len([r for r in sim.journal.records("change") if r["object"] == "service:ClusSvc"])
-        assert main(["apply", RESTART, "-i", _inventory(sim, other), "--yes"]) == 0
-        out = capsys.readouterr().out
-        assert "every node is Down: run" in out and "start CLU1-A, start CLU1-B" in out
+        killed = _killed_run(sim)
+        _let_the_lease_expire(sim)
+        assert main(["apply", RESTART, "-i", _respelled_inventory(sim, other), "--yes"]) == 0
+        captured = capsys.readouterr()
+        out = captured.out
+        assert f"the lease of run {killed} of " in captured.err and "taken over" in captured.err
+        assert "every node is Down: run" in out and "start clu1-a.simlab.test, start clu1-b.simlab.test" in out, out
         after = [(r["node"], r["to"]) for r in sim.journal.records("change")
                  if r["object"] == "service:ClusSvc"][starts:]
         assert after[:2] == [("CLU1-A", "Running"), ("CLU1-B", "Running")], "the last one down starts first"
+        assert not any(n["registry"].get(LEASE_KEY) for n in sim.state()["clusters"][0]["nodes"]), "lease given back"
         cluster = sim.state()["clusters"][0]
         assert [n["state"] for n in cluster["nodes"]] == ["Up", "Up"] and not started_out_of_turn(cluster)
         assert all(g["state"] == "Online" for g in cluster["groups"])
         assert not any(n["registry"].get("HKLM\\SOFTWARE\\enforcer\\OrderedRestart") for n in cluster["nodes"])
+
+
+def _killed_run(sim) -> str:
+    """The run id in the lease a killed run left on the first node."""
+    key = sim.state()["clusters"][0]["nodes"][0]["registry"][LEASE_KEY]
+    return json.loads(key["Holder"]["data"])["run_id"]
+
+
+def _let_the_lease_expire(sim) -> None:
+    """60 s pass after the dead run's last renewal: the nodes' clocks are real, so its expiry is moved back."""
+    for node in ("CLU1-A", "CLU1-B"):
+        sim.drift({"action": "registry.set", "node": node, "path": LEASE_KEY, "name": "Expires",
+                   "data": "2026-01-01T00:00:00+00:00", "type": "REG_SZ"})
+
+
+def _respelled_inventory(sim, folder: Path) -> str:
+    """The same cluster as another team writes it: other group, cluster and node names (addresses alike)."""
+    text = (Path(_inventory(sim, folder))).read_text()
+    for old, new in (("clu1:", "dtc_clusters:"), ("cluster_name: CLU1", "cluster_name: clu1.simlab.test"),
+                     ("CLU1-A:", "clu1-a.simlab.test:"), ("CLU1-B:", "clu1-b.simlab.test:")):
+        text = text.replace(old, new)
+    path = folder / "respelled.yml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_two_applies_from_two_control_hosts_under_two_spellings_the_second_exits_5_naming_the_first(
+        env, monkeypatch, capsys, tmp_path):
+    """The local lock cannot see the other state directory nor the other spelling: the lease on the nodes does.
+    The second run takes no step and leaves the first's lease in place; the first finishes and gives it back."""
+    with simulate("healthy", auth="basic-http", time_scale=0.1) as sim:
+        proc = _apply_process(_inventory(sim, env), env, sim.password)
+        _wait_for(sim, _b_stopped, proc)
+        first = _killed_run(sim)
+        other = tmp_path / "other-control-host"
+        other.mkdir()
+        monkeypatch.setenv("ENFORCER_STATE_DIR", str(other / "state"))
+        monkeypatch.setenv(PASSWORD_ENV, sim.password)
+        changes = len(sim.journal.records("change"))
+        assert main(["apply", RESTART, "-i", _respelled_inventory(sim, other), "--yes"]) == 5
+        out = capsys.readouterr().out
+        assert f"locked by run {first} of " in out and f"pid {proc.pid}" in out, out
+        assert "during 'Restart the cluster service" in out, "the holder's step in flight is named"
+        out_first, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out_first
+        assert [r for r in sim.journal.records("change")[changes:] if r["object"] == "service:ClusSvc"], \
+            "the first run went on"
+        cluster = sim.state()["clusters"][0]
+        assert [n["state"] for n in cluster["nodes"]] == ["Up", "Up"] and not started_out_of_turn(cluster)
+        assert not any(n["registry"].get(LEASE_KEY) for n in cluster["nodes"])
+
+
+ALICE = {"run_id": "20261201T000000Z-dead00", "user": "alice", "host": "jump1", "pid": 4242,
+         "started": "2026-12-01T00:00:00+00:00", "step": None}
+
+
+def _held_by_alice(sim) -> None:
+    """CLU1's lease as a live run on another control host holds it (renewed: it expires in the future)."""
+    for node in ("CLU1-A", "CLU1-B"):
+        for name, data in (("Holder", json.dumps(ALICE)), ("Expires", "2099-01-01T00:00:00+00:00")):
+            sim.drift({"action": "registry.set", "node": node, "path": LEASE_KEY, "name": name, "data": data,
+                       "type": "REG_SZ"})
+
+
+def test_an_apply_over_several_clusters_runs_those_it_can_lease_and_reports_the_others(env, monkeypatch, capsys):
+    with simulate("healthy", clusters=2, auth="basic-http", time_scale=0.005) as sim:
+        monkeypatch.setenv(PASSWORD_ENV, sim.password)
+        _held_by_alice(sim)
+        assert main(["apply", RESTART, "-i", _inventory(sim, env), "--yes"]) == 5
+        out = capsys.readouterr().out
+        assert "CLU1" in out and "locked by run 20261201T000000Z-dead00 of alice on jump1" in out
+        restarted = {r["node"] for r in sim.journal.records("change") if r["object"] == "service:ClusSvc"}
+        assert restarted == {"CLU2-A", "CLU2-B"}, "CLU2 ran; CLU1, leased by alice, was not touched"
+        nodes = {n["name"]: n for c in sim.state()["clusters"] for n in c["nodes"]}
+        assert json.loads(nodes["CLU1-A"]["registry"][LEASE_KEY]["Holder"]["data"]) == ALICE, "hers, still"
+        assert not nodes["CLU2-A"]["registry"].get(LEASE_KEY), "CLU2's lease given back"
+
+
+def test_plan_takes_no_lease_and_unlock_asks_removes_and_records(env, monkeypatch, capsys):
+    with simulate("healthy", auth="basic-http", time_scale=0.005) as sim:
+        monkeypatch.setenv(PASSWORD_ENV, sim.password)
+        inventory = _inventory(sim, env)
+        _held_by_alice(sim)
+        assert main(["plan", RESTART, "-i", inventory]) == 0, "a plan neither takes nor minds the lease"
+        assert {r["op"] for r in sim.journal.records("op")} == {"facts"}
+        assert main(["apply", RESTART, "-i", inventory, "--yes"]) == 5
+        assert "locked by run 20261201T000000Z-dead00 of alice on jump1 (pid 4242" in capsys.readouterr().out
+        assert main(["unlock", "CLU1", "-i", inventory]) == 1, "not on a terminal, and no --yes"
+        assert main(["unlock", "CLU1", "-i", inventory, "--yes"]) == 0
+        assert "CLU1-A holds the lease of run 20261201T000000Z-dead00" in capsys.readouterr().out
+        assert not any(n["registry"].get(LEASE_KEY) for n in sim.state()["clusters"][0]["nodes"])
+        assert main(["history", "--format", "json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert any(r["mode"] == "unlock" and "20261201T000000Z-dead00" in r["reason"] for r in rows)
+        assert main(["apply", RESTART, "-i", inventory, "--yes"]) == 0
 
 
 LOG = "R:\\MSDTC\\99c00fb5-c240-56fa-952f-fdfdcd487099"  # the DTC's log folder, named after its resource's GUID

@@ -59,6 +59,8 @@ def credentials(inventory: Inventory, console: Console) -> None:
 
 
 def plan_code(plan: Plan, detailed: bool) -> int:
+    if plan.locked:
+        return EXIT_LOCKED
     if plan.unreachable:
         return EXIT_UNREACHABLE
     if plan.failed:

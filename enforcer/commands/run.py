@@ -12,6 +12,7 @@ from .. import api, savedplan
 from ..console import Console
 from ..errors import EnforcerError, InputError
 from ..executor import RunObserver
+from ..lease import describe
 from ..lifecycle import Recorder, Run
 from ..model import Change, Plan, RunResult, StepResult
 from ..planner import selected
@@ -19,6 +20,7 @@ from ..report import plan_json, plan_markdown, plan_text, recap_text, run_json, 
 from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_LOCKED,
     EXIT_OK,
     EXIT_UNREACHABLE,
     ask,
@@ -107,6 +109,9 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
                         f"{previous.get('host')}) ended during {previous['step']}; re-reading the cluster's state "
                         f"before going on")
         plan = _plan(run, console)
+        for cluster, dead in (run.leases.taken_over.items() if run.leases else ()):
+            console.err(f"WARNING: {cluster}: the lease of {describe(dead)} expired (that run stopped renewing "
+                        f"it: it died or lost the nodes); taken over")
         if saved is not None:
             stale = savedplan.differences(saved, plan)
             if stale:
@@ -196,4 +201,6 @@ def _run_code(run: RunResult) -> int:
         return EXIT_INTERRUPTED
     if run.failed:
         return EXIT_FAILED
+    if run.plan.locked:
+        return EXIT_LOCKED
     return EXIT_UNREACHABLE if run.plan.unreachable else EXIT_OK

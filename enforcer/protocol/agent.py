@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Any
 
 POWERSHELL = "powershell.exe"
-SCRIPTS = ("core.ps1", "registry.ps1", "path.ps1", "service.ps1", "dtc.ps1", "events.ps1", "cluster.ps1",
+SCRIPTS = ("core.ps1", "registry.ps1", "path.ps1", "service.ps1", "dtc.ps1", "events.ps1", "cluster.ps1", "lease.ps1",
            "facts.ps1")
 BOOTSTRAP = "bootstrap.ps1"
 

@@ -65,17 +65,19 @@ def plan_summary(plan: Plan) -> dict[str, int]:
             "backups": sum(len(c.backups) for c in changes),
             "clusters": len(plan.clusters),
             "clusters_with_changes": sum(bool(cp.changes) for cp in plan.clusters),
-            "failed_clusters": sum(bool(cp.error) for cp in plan.clusters),
+            "failed_clusters": sum(bool(cp.error) and cp.cluster not in plan.locked for cp in plan.clusters),
+            "locked_clusters": len(plan.locked),
             "ok": sum(o.status == "ok" for o in outcomes),
             "skipped": sum(o.status == "skipped" for o in outcomes)}
 
 
 def summary_line(plan: Plan) -> str:
     s = plan_summary(plan)
-    if not s["changes"] and not s["failed_clusters"] and not plan.unreachable:
+    if not s["changes"] and not s["failed_clusters"] and not plan.locked and not plan.unreachable:
         return "No changes. The cluster(s) match the playbook."
     line = (f"Plan: {s['changes']} to change ({s['destructive']} destructive, {s['backups']} backups) "
             f"on {s['clusters_with_changes']} cluster(s); {s['ok']} ok, {s['skipped']} skipped.")
     problems = ([f"{s['failed_clusters']} cluster(s) failed to plan"] if s["failed_clusters"] else []) \
+        + ([f"{s['locked_clusters']} cluster(s) leased by another run"] if plan.locked else []) \
         + ([f"{len(plan.unreachable)} node(s) unreachable"] if plan.unreachable else [])
     return line + (" " + "; ".join(problems) + "." if problems else "")

@@ -21,7 +21,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                           "outcomes": [{"task": o.task, "node": o.node, "status": o.status, "reason": o.reason}
                                        for o in cp.outcomes]}
                          for cp in plan.clusters],
-            "unreachable": plan.unreachable, "summary": plan_summary(plan)}
+            "unreachable": plan.unreachable, "locked": plan.locked, "summary": plan_summary(plan)}
 
 
 def run_json(run: RunResult) -> dict[str, Any]:

@@ -15,6 +15,7 @@ TransportFactory = Callable[[str, ConnectionSpec], Transport]
 
 class Connections:
     def __init__(self, inventory: Inventory, forks: int = 10, factory: TransportFactory | None = None) -> None:
+        self.inventory = inventory
         self._specs = {n.name: n.connection for c in inventory.clusters for n in c.nodes}
         self._factory = factory or WinRMTransport
         self._open: dict[str, Transport] = {}
@@ -26,6 +27,10 @@ class Connections:
             if node not in self._open:
                 self._open[node] = self._factory(node, self._specs[node])
             return self._open[node]
+
+    def apart(self) -> Connections:
+        """Connections of their own to the same nodes, for calls made while this pool's shells are busy."""
+        return Connections(self.inventory, 1, self._factory)
 
     def account(self, node: str) -> tuple[str, ...]:
         """What identifies the credentials a node is reached with: nodes that share them share a lockout count."""

@@ -10,10 +10,10 @@ SimError with a catalogue error kind.
 
 from __future__ import annotations
 
-from . import cluster, dtc, events, facts, path, registry, service
+from . import cluster, dtc, events, facts, lease, path, registry, service
 from .common import Handler, OpContext
 
-FAMILIES = (registry, path, service, dtc, events, cluster, facts)
+FAMILIES = (registry, path, service, dtc, events, cluster, lease, facts)
 OPS: dict[str, Handler] = {name: handler for family in FAMILIES for name, handler in family.OPS.items()}
 
 __all__ = ["FAMILIES", "OPS", "Handler", "OpContext"]

@@ -103,7 +103,7 @@ def run_cluster(plan: ClusterPlan, connections: Connections, observer: RunObserv
         results = _run_wave(wave, session, observer)
         run.steps += results
         for result in results:
-            run.backups += [b for b in (result.data.get("backups") or [result.data.get("backup")]) if b]
+            run.backups += backups_of(result.data)
             if result.data.get("reboot_required"):
                 run.warnings.append(f"{result.change.node}: a reboot is required to finish '{result.change.task}'")
         failed = [r for r in results if r.status == "failed"]
@@ -124,12 +124,39 @@ def _apply_in_slot(change: Change, session: Session, observer: RunObserver) -> S
     start, started_at = time.monotonic(), time.time()
     try:
         data, note = _apply_once_or_settle(change, session)
+        _fingerprint_backups(data, session)
         result = StepResult(change, "changed", note, time.monotonic() - start, data, started_at)
     except EnforcerError as exc:
         result = StepResult(change, "failed", str(exc), time.monotonic() - start, getattr(exc, "data", {}),
                             started_at)
     observer.step_finished(result)
     return result
+
+
+def backups_of(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The backup records a step's result carries (resources/base.py: registry_backup, path_backup)."""
+    return [b for b in (data.get("backups") or [data.get("backup")]) if b]
+
+
+def _fingerprint_backups(data: dict[str, Any], session: Session) -> None:
+    """Each backup's SHA-256, read as soon as it was taken: `enforcer restore` refuses a file that differs.
+
+    A backup that cannot be read now keeps `sha256: None`, and restore says it cannot check it.
+    """
+    backups = backups_of(data)
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for backup in backups:
+        backup["sha256"] = None
+        by_node.setdefault(backup["node"], []).append(backup)
+    for node, node_backups in by_node.items():
+        try:
+            found = session.call(node, [AgentOp("path.get", {"path": b["file"], "sha256": True}) for b in node_backups],
+                                 stop_on_error=False)
+        except EnforcerError as exc:
+            log.warning("%s: could not read the SHA-256 of %d backup(s): %s", node, len(node_backups), exc)
+            continue
+        for backup, answer in zip(node_backups, found, strict=True):
+            backup["sha256"] = (answer.data or {}).get("sha256") if answer.ok else None
 
 
 def _apply_once_or_settle(change: Change, session: Session) -> tuple[dict[str, Any], str]:

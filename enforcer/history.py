@@ -30,8 +30,18 @@ CREATE TABLE IF NOT EXISTS steps (
     run_id TEXT NOT NULL, cluster TEXT NOT NULL, seq INTEGER NOT NULL, task TEXT NOT NULL, type TEXT NOT NULL,
     node TEXT, action TEXT NOT NULL, before TEXT, after TEXT, duration_s REAL, outcome TEXT NOT NULL,
     message TEXT, PRIMARY KEY (run_id, cluster, seq));
+CREATE TABLE IF NOT EXISTS backups (
+    run_id TEXT NOT NULL, cluster TEXT NOT NULL, record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_by_cluster ON runs (cluster, started);
+CREATE INDEX IF NOT EXISTS backups_by_run ON backups (run_id);
 """
+
+# Who ran it, from where, with what: columns added to `runs` after its first release (ALTER TABLE on an older
+# history). Written when the run starts; a run's later rows leave them as they are.
+AUDIT_COLUMNS = ("operator", "control_host", "pid", "enforcer_version", "playbook_sha256", "git_commit",
+                 "extra_vars", "host_limit", "tags")
+# A row a run writes when it starts, and finds still there if it died: `killed` once seen dead.
+RUNNING, KILLED = "running", "killed"
 
 
 def now() -> str:
@@ -48,12 +58,36 @@ class History:
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            have = {row["name"] for row in self._db.execute("PRAGMA table_info(runs)")}
+            for column in AUDIT_COLUMNS:
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         self._db.close()
 
     def _json(self, value: Any) -> str:
         return self.redact(json.dumps(value, default=str))
+
+    def record_start(self, run_id: str, clusters: list[str], playbook: str, inventory: str, mode: str,
+                     started: str, audit: dict[str, Any]) -> None:
+        """The run, before it touches anything: `running` until its end is recorded (or it is found dead)."""
+        for cluster in clusters:
+            self._upsert({"id": run_id, "cluster": cluster, "playbook": playbook, "inventory": inventory,
+                          "mode": mode, "started": started, "ended": started, "outcome": RUNNING,
+                          "changes_pending": 0, "changes_applied": 0, "reason": None,
+                          **{k: self._audit_value(audit.get(k)) for k in AUDIT_COLUMNS}})
+
+    def record_backups(self, run_id: str, cluster: str, backups: list[dict[str, Any]]) -> None:
+        """Backups as each step takes them, with their SHA-256: a run killed later can still be restored."""
+        with self._lock, self._db:
+            self._db.executemany("INSERT INTO backups VALUES (?,?,?)",
+                                 [(run_id, cluster, self._json(backup)) for backup in backups])
+
+    def backups(self, run_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM backups WHERE run_id = ? ORDER BY rowid", (run_id,))
+            return [json.loads(r["record"]) for r in rows]
 
     def record_plan(self, run_id: str, plan: Plan, mode: str, started: str) -> None:
         """A plan (or a scheduled monitor run): drift found, nothing applied."""
@@ -71,18 +105,51 @@ class History:
                          [(s.change, s.status, s.message, s.duration_s) for s in ran.steps])
 
     def record_skip(self, run_id: str, cluster: str, playbook: str, inventory: str, mode: str, reason: str,
-                    outcome: str = "skipped") -> None:
+                    outcome: str = "skipped", audit: dict[str, Any] | None = None) -> None:
         """A run that did nothing to the cluster's state: skipped (busy, outside its window), or an unlock."""
+        self._upsert({"id": run_id, "cluster": cluster, "playbook": playbook, "inventory": inventory, "mode": mode,
+                      "started": now(), "ended": now(), "outcome": outcome, "changes_pending": 0,
+                      "changes_applied": 0, "reason": self.redact(reason),
+                      **{k: self._audit_value(v) for k, v in (audit or {}).items()}})
+
+    def record_end(self, run_id: str, outcome: str, reason: str) -> None:
+        """A run that ended without recording its end (an error, Ctrl-C before the plan): its rows still running."""
         with self._lock, self._db:
-            self._db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                             (run_id, cluster, playbook, inventory, mode, now(), now(), outcome, 0, 0, reason))
+            self._db.execute("UPDATE runs SET outcome = ?, ended = ?, reason = ? WHERE id = ? AND outcome = ?",
+                             (outcome, now(), self.redact(reason), run_id, RUNNING))
+
+    def mark_dead(self, host: str, alive: Callable[[int], bool]) -> None:
+        """Runs of this control host still `running` whose process is gone: killed (kill -9, a crash, power)."""
+        with self._lock, self._db:
+            rows = self._db.execute("SELECT DISTINCT id, pid FROM runs WHERE outcome = ? AND control_host = ?",
+                                    (RUNNING, host)).fetchall()
+            for row in rows:
+                if row["pid"] and not alive(int(row["pid"])):
+                    self._db.execute("UPDATE runs SET outcome = ?, reason = ? WHERE id = ? AND outcome = ?",
+                                     (KILLED, f"found dead: pid {row['pid']} on {host} no longer runs; its backups "
+                                              f"so far are restorable (enforcer restore {row['id']})", row["id"],
+                                      RUNNING))
+
+    def _audit_value(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        return self.redact(value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True))
+
+    def _upsert(self, row: dict[str, Any]) -> None:
+        """Insert the run's row, or update the columns given of the one its start wrote."""
+        columns = list(row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in ("id", "cluster"))
+        with self._lock, self._db:
+            self._db.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                             f"ON CONFLICT (id, cluster) DO UPDATE SET {updates}", [row[c] for c in columns])
 
     def _insert(self, run_id: str, cluster: str, plan: Plan, mode: str, started: str, outcome: str, pending: int,
                 applied: int, reason: str | None, steps: list[tuple[Any, str, str, float | None]]) -> None:
+        self._upsert({"id": run_id, "cluster": cluster, "playbook": plan.playbook, "inventory": plan.inventory,
+                      "mode": mode, "started": started, "ended": now(), "outcome": outcome,
+                      "changes_pending": pending, "changes_applied": applied,
+                      "reason": self.redact(reason) if reason else None})
         with self._lock, self._db:
-            self._db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                             (run_id, cluster, plan.playbook, plan.inventory, mode, started, now(), outcome,
-                              pending, applied, self.redact(reason) if reason else None))
             self._db.execute("DELETE FROM steps WHERE run_id = ? AND cluster = ?", (run_id, cluster))
             self._db.executemany("INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
                 (run_id, cluster, seq, change.task, change.type, change.node or f"cluster via {change.via}",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from . import api
-from .executor import RunObserver
+from .audit import audit_of, process_alive
+from .executor import RunObserver, backups_of
 from .history import History, now
 from .lease import Leases
 from .locks import ClusterLocks
@@ -45,8 +47,11 @@ class Recorder:
     @classmethod
     def open(cls, redact: Callable[[str], str], history: bool = True, metrics_file: str | None = None) -> Recorder:
         state = StateDir()
-        return cls(state, redact, History(state.history_db, redact) if history else None,
-                   Metrics(metrics_file) if metrics_file else None)
+        recorder = cls(state, redact, History(state.history_db, redact) if history else None,
+                       Metrics(metrics_file) if metrics_file else None)
+        if recorder.history is not None:
+            recorder.history.mark_dead(socket.gethostname(), process_alive)
+        return recorder
 
     def write(self, run_id: str, entry: Callable[[History], None]) -> None:
         """Write the run's rows into the history (unless --no-history); the metrics file follows them."""
@@ -74,8 +79,10 @@ class _StepInFlight(RunObserver):
     """Records the step in flight in the cluster's lock and lease, so a run after a crash, or one this run keeps
     waiting, can say where this one is."""
 
-    def __init__(self, locks: ClusterLocks | None, leases: Leases | None, observer: RunObserver | None) -> None:
+    def __init__(self, locks: ClusterLocks | None, leases: Leases | None, observer: RunObserver | None,
+                 backups_taken: Callable[[str, list[dict[str, Any]]], None]) -> None:
         self.locks, self.leases, self.observer = locks, leases, observer or RunObserver()
+        self.backups_taken = backups_taken
 
     def step_started(self, change: Change) -> None:
         step = f"'{change.task}' ({change.type}) on {change.node or change.via}"
@@ -86,6 +93,9 @@ class _StepInFlight(RunObserver):
         self.observer.step_started(change)
 
     def step_finished(self, result: StepResult) -> None:
+        backups = backups_of(result.data)
+        if backups:
+            self.backups_taken(result.change.cluster, backups)
         self.observer.step_finished(result)
 
     def progress(self, cluster: str, message: str) -> None:
@@ -121,10 +131,29 @@ class Run:
         if self.mode in LEASE_MODES:
             self.leases = Leases(self.run_id, self.started, self.loaded.clusters, self.connections)
             self._stack.callback(self.leases.release_all)
+        if self.recorder.history is not None:
+            self.recorder.history.record_start(
+                self.run_id, [c.name for c in self.loaded.clusters], self.loaded.playbook.source,
+                self.loaded.inventory.source, self.mode, self.started,
+                audit_of(self.loaded.playbook.source, self.loaded.selection))
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, *_: object) -> None:
+        """Shells, lease and lock given back; a run that ended before recording how says so in the history."""
+        try:
+            self._stack.close()
+        finally:
+            if self.recorder.history is not None:
+                if kind is None:
+                    self.recorder.history.record_end(self.run_id, "failed", "ended without recording an outcome")
+                else:
+                    interrupted = issubclass(kind, KeyboardInterrupt)
+                    self.recorder.history.record_end(self.run_id, "interrupted" if interrupted else "failed",
+                                                     str(error) or kind.__name__)
+
+    def _backups_taken(self, cluster: str, backups: list[dict[str, Any]]) -> None:
+        if self.recorder.history is not None:
+            self.recorder.history.record_backups(self.run_id, cluster, backups)
 
     def interrupted_runs(self) -> list[tuple[str, dict[str, Any]]]:
         """Clusters whose last run died with a step in flight (kill -9), with that run's lock record."""
@@ -158,7 +187,7 @@ class Run:
                 stop.set()
             self.leases.keep(lost)
         result = api.apply(self.planned, self.connections, self.run_id, self.loaded.forks,
-                           _StepInFlight(self.locks, self.leases, observer), stop)
+                           _StepInFlight(self.locks, self.leases, observer, self._backups_taken), stop)
         self.paths = save_run(self.recorder.state, result, self.recorder.redact)
         self.recorder.write(self.run_id, lambda history: history.record_run(result, self.mode, self.started))
         return result

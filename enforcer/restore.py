@@ -1,9 +1,10 @@
 """`enforcer restore RUN_ID`: put back what a run deleted, from the backups it took on the nodes.
 
 A run's report lists every backup: a .reg export for each registry key
-deleted, a zip for each folder removed, each on the node that made it. A
-restore imports or expands them there, then reads each item back to check
-it is present again.
+deleted, a zip for each folder removed, each on the node that made it, with
+the SHA-256 read as soon as it was taken. A restore checks that hash (a file
+changed since is refused), imports or expands the file there, then reads
+each item back to check it is present again.
 
 A DTC log is the one backup never put back: it records the outcome of
 transactions and is stale within seconds, so a restored copy would make DTC
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import EnforcerError, InputError
-from .runs import load_record
+from .history import History
+from .runs import load_record, record_kind
 from .statedir import StateDir
 from .transport.base import AgentOp
 from .transport.pool import Connections
@@ -39,15 +41,34 @@ def is_dtc_log(path: str) -> bool:
     return bool(_DTC_LOG.search(path.rstrip("\\")))
 
 
-def load_backups(state: StateDir, run_id: str, only: str | None) -> tuple[str, list[dict[str, Any]]]:
-    """(inventory the run used, its backups, filtered by --only)."""
-    run = load_record(state, run_id, "run")
-    backups = [b for c in run["clusters"] for b in c.get("backups", [])]
+def load_backups(state: StateDir, run_id: str, only: str | None,
+                 history: History | None = None) -> tuple[str, list[dict[str, Any]], list[str]]:
+    """(inventory the run used, its backups filtered by --only, what cannot be restored exactly).
+
+    A run that ended has them in its record; one killed before it could write it (kill -9) has them in the
+    history, each written as its step took it. A backup its plan names but no step recorded (the run died
+    during that step) may or may not be on the node: it is named, not guessed at.
+    """
+    if record_kind(state, run_id) == "run":
+        run = load_record(state, run_id, "run")
+        used, backups, unknown = run["inventory"], [b for c in run["clusters"] for b in c.get("backups", [])], []
+    else:
+        plan = load_record(state, run_id, "plan")
+        backups = history.backups(run_id) if history else []
+        taken = {(b["node"], b["file"].lower()) for b in backups}
+        used = plan["inventory"]
+        unknown = [f"{c['via']}: {file} ({c['task']}): the run ended during or before that step, so whether "
+                   f"it was taken is not recorded; if the file is on the node, put it back by hand"
+                   for cluster in plan["clusters"] for c in cluster["changes"] for file in c.get("backups", [])
+                   if (c["via"], file.lower()) not in taken]
+        if not backups and not unknown:
+            raise InputError(f"run {run_id} has no record of any backup (it took none, or it was run with "
+                             f"--no-history and did not finish)")
     if only:
         backups = [b for b in backups if b["path"].lower() == only.lower()]
         if not backups:
             raise InputError(f"run {run_id} took no backup of {only!r}")
-    return run["inventory"], backups
+    return used, backups, unknown
 
 
 def restore(backups: list[dict[str, Any]], connections: Connections) -> list[Restored]:
@@ -60,6 +81,10 @@ def restore(backups: list[dict[str, Any]], connections: Connections) -> list[Res
                                                    f"in-doubt ones wrongly (Microsoft: Restoring Damaged DTC Log "
                                                    f"Files); reset the log instead (Reset-DtcLog); the backup stays "
                                                    f"at {backup['file']} for forensics", kept=True))
+            continue
+        refusal = _tampered(backup, connections)
+        if refusal:
+            results.append(Restored(backup, False, refusal))
             continue
         if backup["kind"] == "registry":
             ops = [AgentOp("registry.import", {"file": backup["file"]}),
@@ -78,5 +103,23 @@ def restore(backups: list[dict[str, Any]], connections: Connections) -> list[Res
         elif not answers[-1].unwrap(backup["node"])["exists"]:
             results.append(Restored(backup, False, f"{backup['path']} is still absent after the restore"))
         else:
-            results.append(Restored(backup, True, f"restored from {backup['file']}"))
+            unchecked = "" if backup.get("sha256") else (" (not checked: the run recorded no SHA-256 for this "
+                                                         "backup)")
+            results.append(Restored(backup, True, f"restored from {backup['file']}{unchecked}"))
     return results
+
+
+def _tampered(backup: dict[str, Any], connections: Connections) -> str | None:
+    """Why the backup file must not be put back (gone, or not the file the run took), or None."""
+    try:
+        found = connections.get(backup["node"]).call([AgentOp("path.get", {"path": backup["file"], "sha256": True})]
+                                                     )[0].unwrap(backup["node"])
+    except EnforcerError as exc:
+        return f"its backup {backup['file']} could not be read: {exc}"
+    if not found["exists"]:
+        return f"its backup {backup['file']} is no longer on {backup['node']}"
+    recorded = backup.get("sha256")
+    if recorded and found["sha256"] != recorded:
+        return (f"refused: {backup['file']} is not the file the run took (SHA-256 {found['sha256']}, recorded "
+                f"{recorded}): it was changed since; nothing was imported")
+    return None

@@ -15,6 +15,7 @@ import pytest
 
 from checks import started_out_of_turn
 from enforcer.cli import main
+from enforcer.history import History
 from enforcer.lease import LEASE_KEY
 from enforcer.locks import ClusterLock
 from enforcer.simulator import PASSWORD_ENV, simulate
@@ -66,9 +67,9 @@ def _wait_for(sim, predicate, proc: subprocess.Popen) -> None:
             seen.wait(0.01)
 
 
-def _apply_process(inventory: str, env_dir: Path, password: str) -> subprocess.Popen:
+def _apply_process(inventory: str, env_dir: Path, password: str, playbook: str = RESTART) -> subprocess.Popen:
     environment = {**os.environ, "ENFORCER_STATE_DIR": str(env_dir / "state"), PASSWORD_ENV: password}
-    return subprocess.Popen([sys.executable, "-m", "enforcer", "apply", RESTART, "-i", inventory, "--yes"],
+    return subprocess.Popen([sys.executable, "-m", "enforcer", "apply", playbook, "-i", inventory, "--yes"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment)
 
 
@@ -152,6 +153,9 @@ def test_kill_9_with_every_node_down_is_recovered_from_another_control_host_last
                  if r["object"] == "service:ClusSvc"][starts:]
         assert after[:2] == [("CLU1-A", "Running"), ("CLU1-B", "Running")], "the last one down starts first"
         assert not any(n["registry"].get(LEASE_KEY) for n in sim.state()["clusters"][0]["nodes"]), "lease given back"
+        monkeypatch.setenv("ENFORCER_STATE_DIR", str(env / "state"))  # the killed run's own control host
+        assert main(["history", "--format", "json"]) == 0
+        assert [(r["id"], r["outcome"]) for r in json.loads(capsys.readouterr().out)] == [(killed, "killed")]
         cluster = sim.state()["clusters"][0]
         assert [n["state"] for n in cluster["nodes"]] == ["Up", "Up"] and not started_out_of_turn(cluster)
         assert all(g["state"] == "Online" for g in cluster["groups"])
@@ -297,3 +301,53 @@ def test_a_dtc_log_is_told_by_its_path(path, dtc_log):
     from enforcer.restore import is_dtc_log
 
     assert is_dtc_log(path) is dtc_log
+
+
+def _backups_recorded(state: Path) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(state / "history.db") as db:
+            return db.execute("SELECT count(*) FROM backups").fetchone()[0]
+    except sqlite3.OperationalError:  # not made yet
+        return 0
+
+
+def test_a_run_killed_mid_repair_is_in_history_as_killed_and_restorable_a_tampered_backup_refused(env, monkeypatch,
+                                                                                                  capsys):
+    """kill -9 after the repair exported MSDTC's keys: the run is in the history from its start, found dead; its
+    backups were recorded with their SHA-256 as they were taken; restore puts back each one that is still the file
+    the run took, and refuses one changed since."""
+    with simulate("kb252641-broken", auth="basic-http", time_scale=0.1) as sim:
+        proc = _apply_process(_inventory(sim, env), env, sim.password, REPAIR)
+        enough = threading.Event()
+        while not enough.is_set():  # the DTC log's archive and the two nodes' key exports
+            if _backups_recorded(env / "state") >= 5:
+                enough.set()
+            elif proc.poll() is not None:
+                raise AssertionError(f"enforcer exited early: {proc.stdout.read()}")
+            else:
+                enough.wait(0.01)
+        proc.kill()
+        proc.wait()
+
+        monkeypatch.setenv(PASSWORD_ENV, sim.password)
+        assert main(["history", "--format", "json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        (row,) = [r for r in rows if r["mode"] == "apply"]
+        assert row["outcome"] == "killed" and f"pid {proc.pid}" in row["reason"]
+        assert row["operator"] and row["control_host"] == socket.gethostname() and row["pid"] == str(proc.pid)
+        assert len(row["playbook_sha256"]) == 64 and row["enforcer_version"]
+        run_id = row["id"]
+
+        tampered = next(b for b in History(env / "state" / "history.db").backups(run_id) if b["kind"] == "registry")
+        assert len(tampered["sha256"]) == 64
+        sim.drift({"action": "path.write", "node": tampered["node"], "path": tampered["file"],
+                   "content": "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Evil]\r\n"})
+        assert main(["restore", run_id, "--yes"]) == 1
+        out = capsys.readouterr().out
+        assert f"FAILED  {tampered['node']}: {tampered['path']}: refused: {tampered['file']} is not the file " \
+               f"the run took" in out
+        assert "HKLM\\SOFTWARE\\Evil" not in sim.state()["clusters"][0]["nodes"][0]["registry"]
+        restored = [ln for ln in out.splitlines() if ln.startswith("ok ")]
+        assert len(restored) == 3, out  # the other key exports; the DTC log is kept, never put back

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 
+from ..audit import process_alive
 from ..console import Console
 from ..history import History, parse_since
 from ..inventory import load_inventory
@@ -18,11 +20,13 @@ from .common import EXIT_FAILED, EXIT_OK, ask, credentials, emit
 
 def cmd_restore(args: argparse.Namespace, console: Console) -> int:
     state = StateDir()
-    used, backups = load_backups(state, args.run_id, args.only)
+    used, backups, unknown = load_backups(state, args.run_id, args.only, History(state.history_db, console.redact))
     inventory = load_inventory(args.inventory or used)
     credentials(inventory, console)
     console.out(f"restore of run {args.run_id}: {len(backups)} backup(s)")
     console.out("\n".join(f"  {b['node']}: {b['kind']} {b['path']} <- {b['file']}" for b in backups))
+    for line in unknown:
+        console.out(f"  NOT RESTORED {line}")
     if not args.yes and not ask(f"Restore {len(backups)} item(s), overwriting what is there now?", console):
         return EXIT_FAILED
     with held(inventory, [c.name for c in inventory.clusters], f"restore-{args.run_id}", state) as (_, connections):
@@ -35,8 +39,9 @@ def cmd_restore(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_history(args: argparse.Namespace, console: Console) -> int:
-    rows = History(StateDir().history_db, console.redact).runs(args.cluster, parse_since(args.since)
-                                                                      if args.since else None)
+    history = History(StateDir().history_db, console.redact)
+    history.mark_dead(socket.gethostname(), process_alive)
+    rows = history.runs(args.cluster, parse_since(args.since) if args.since else None)
     if args.format == "json":
         console.out(json.dumps(rows, indent=2))
         return EXIT_OK

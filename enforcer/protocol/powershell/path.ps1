@@ -3,10 +3,12 @@
 $script:EnforcerOps['path.get'] = {
     param($a)
     $path = Get-Arg $a 'path' -Required -As string
+    $hash = Get-Arg $a 'sha256' $false -As boolean
     Assert-PathReachable $path
     if (-not (Test-Path -LiteralPath $path)) {
-        return [ordered]@{ path = $path; exists = $false; type = $null; size = 0; items = 0; modified = $null }
+        return [ordered]@{ path = $path; exists = $false; type = $null; size = 0; items = 0; modified = $null; sha256 = $null }
     }
+    $sha256 = $null
     $item = Get-Item -LiteralPath $path -Force
     if ($item.PSIsContainer) {
         # Size and item count cover everything under a folder.
@@ -21,8 +23,9 @@ $script:EnforcerOps['path.get'] = {
         $type = 'file'
         $size = $item.Length
         $items = 0
+        if ($hash) { $sha256 = (Get-FileHash -LiteralPath $item.FullName -Algorithm SHA256).Hash.ToLowerInvariant() }
     }
-    [ordered]@{ path = $path; exists = $true; type = $type; size = $size; items = $items; modified = $item.LastWriteTimeUtc.ToString('o') }
+    [ordered]@{ path = $path; exists = $true; type = $type; size = $size; items = $items; modified = $item.LastWriteTimeUtc.ToString('o'); sha256 = $sha256 }
 }
 
 $script:EnforcerOps['path.archive'] = {

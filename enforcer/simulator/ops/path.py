@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import zipfile
 
 from .. import backup_formats
@@ -12,15 +13,16 @@ from .common import Handler, OpContext, _arg, _fs_for
 
 
 def path_get(ctx: OpContext, args: dict) -> dict:
-    path = norm_path(_arg(args, "path"))
+    path, hash_it = norm_path(_arg(args, "path")), _arg(args, "sha256", "boolean", False)
     with ctx.cluster.lock:
         entries = _fs_for(ctx, path).subtree(path)
     if not entries:
-        return {"path": path, "exists": False, "type": None, "size": 0, "items": 0, "modified": None}
+        return {"path": path, "exists": False, "type": None, "size": 0, "items": 0, "modified": None, "sha256": None}
     top = entries[0]
     return {"path": top.path, "exists": True, "type": "directory" if top.is_dir else "file",
             "size": sum(len(e.data) for e in entries), "items": len(entries) - 1,
-            "modified": dt.datetime.fromtimestamp(top.mtime, dt.timezone.utc).isoformat()}
+            "modified": dt.datetime.fromtimestamp(top.mtime, dt.timezone.utc).isoformat(),
+            "sha256": hashlib.sha256(top.data).hexdigest() if hash_it and not top.is_dir else None}
 
 
 def path_archive(ctx: OpContext, args: dict) -> dict:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import EnforcerError
+from .locks import ClusterLocked
 from .model import Cluster
 from .transport.base import AgentOp, OpResult
 from .transport.pool import Connections
@@ -94,6 +95,24 @@ class Leases:
         """Once all its nodes answered: keep the lease of a cluster that will be planned, give back any other."""
         if (cluster in self.refused or not plannable) and self.held[cluster]:
             self._release(cluster, self.connections)
+
+    def take(self) -> None:
+        """Take every cluster's lease now, node by node in order, for a run that reads no facts first (restore);
+        ClusterLocked, naming the holder, when another live run holds one (those taken are given back)."""
+        for cluster, nodes in self.order.items():
+            for node in nodes:
+                ops = self.ops_for(cluster, node)
+                if not ops:
+                    break
+                try:
+                    result: OpResult | None = self.connections.get(node).call(ops)[0]
+                except EnforcerError as exc:
+                    log.warning("could not take the lease on %s: %s", node, exc)
+                    result = None
+                self.answered(cluster, node, result)
+            if cluster in self.refused:
+                self.release_all()
+                raise ClusterLocked(cluster, self.refused[cluster])
 
     # -- keeping it ----------------------------------------------------------------------------------------
     def keep(self, on_lost: Callable[[str, str], None]) -> None:

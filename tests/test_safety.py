@@ -344,6 +344,9 @@ def test_a_run_killed_mid_repair_is_in_history_as_killed_and_restorable_a_tamper
         assert len(tampered["sha256"]) == 64
         sim.drift({"action": "path.write", "node": tampered["node"], "path": tampered["file"],
                    "content": "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Evil]\r\n"})
+        assert main(["restore", run_id, "--yes"]) == 5, "the dead run's lease is still within its 60 s"
+        assert f"(run {run_id})" in capsys.readouterr().err
+        _let_the_lease_expire(sim)
         assert main(["restore", run_id, "--yes"]) == 1
         out = capsys.readouterr().out
         assert f"FAILED  {tampered['node']}: {tampered['path']}: refused: {tampered['file']} is not the file " \

@@ -6,10 +6,12 @@ import argparse
 import json
 import socket
 
+from .. import api
 from ..audit import process_alive
 from ..console import Console
-from ..history import History, parse_since
+from ..history import History, now, parse_since
 from ..inventory import load_inventory
+from ..lease import Leases
 from ..lifecycle import held
 from ..report.html import render_html
 from ..restore import load_backups, restore
@@ -29,8 +31,16 @@ def cmd_restore(args: argparse.Namespace, console: Console) -> int:
         console.out(f"  NOT RESTORED {line}")
     if not args.yes and not ask(f"Restore {len(backups)} item(s), overwriting what is there now?", console):
         return EXIT_FAILED
-    with held(inventory, [c.name for c in inventory.clusters], f"restore-{args.run_id}", state) as (_, connections):
-        results = restore(backups, connections)
+    nodes = {b["node"] for b in backups}
+    clusters = [c for c in inventory.clusters if nodes & set(c.node_names)]
+    run_id = f"restore-{api.new_run_id()}"
+    with held(inventory, [c.name for c in clusters], run_id, state) as (_, connections):
+        leases = Leases(run_id, now(), clusters, connections)
+        leases.take()
+        try:
+            results = restore(backups, connections)
+        finally:
+            leases.release_all()
     for result in results:
         label = "ok     " if result.ok else "kept   " if result.kept else "FAILED "
         console.out(f"{label} {result.backup['node']}: {result.backup['path']}: {result.message}")

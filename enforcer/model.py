@@ -122,14 +122,16 @@ class Change:
     before: Any
     after: Any
     reason: str
-    destructive: bool = False
+    destructive: bool = False  # data is removed (a key, a folder, a registration, a log): backed up where it can be
+    disruptive: bool = False  # a service is interrupted (a restart, a failover, a stop): nothing lost, but felt
     backups: list[str] = field(default_factory=list)  # files the backups of what it deletes will be
     params: dict[str, Any] = field(default_factory=dict)  # what apply needs, resource-specific
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "type": self.type, "node": self.node, "via": self.via,
                 "actions": self.actions, "before": self.before, "after": self.after,
-                "destructive": self.destructive, "backups": self.backups, "reason": self.reason,
+                "destructive": self.destructive, "disruptive": self.disruptive, "backups": self.backups,
+                "reason": self.reason,
                 **({"order": self.params["order"]} if "order" in self.params else {})}
 
 

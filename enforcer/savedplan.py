@@ -32,7 +32,7 @@ def change_identity(change: Change) -> dict[str, Any]:
     """What a change is, apart from the run that carries it out (backups are named after their run)."""
     return {"cluster": change.cluster, "task": change.task, "type": change.type, "node": change.node,
             "via": change.via, "actions": change.actions, "before": change.before, "after": change.after,
-            "destructive": change.destructive}
+            "destructive": change.destructive, "disruptive": change.disruptive}
 
 
 def change_digest(identity: dict[str, Any]) -> str:

@@ -95,7 +95,7 @@ def test_destructive_changes_need_yes_without_a_terminal(live):
     result = subprocess.run([sys.executable, "-m", "enforcer", "apply", REPAIR, "-i", inventory],
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 1
-    assert "destructive change(s) without a terminal" in result.stderr and "--yes" in result.stderr
+    assert "disruptive change(s) without a terminal" in result.stderr and "--yes" in result.stderr
     assert not sim.journal.records("change")
 
 

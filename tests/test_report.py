@@ -70,7 +70,7 @@ def test_plan_json_shape_and_summary(plan: Plan) -> None:
                                    "reason": "when: dtc_needed is false"}
     assert clu1["error"] is None and clu2["error"].endswith("CLU2-B is unknown") and clu2["changes"] == []
     assert doc["unreachable"] == {"CLU2-B": "WinRM connection refused"}
-    assert doc["summary"] == {"changes": 4, "destructive": 3, "backups": 2, "clusters": 2,
+    assert doc["summary"] == {"changes": 4, "destructive": 3, "disruptive": 0, "backups": 2, "clusters": 2,
                               "clusters_with_changes": 1, "failed_clusters": 1, "locked_clusters": 0, "ok": 2,
                               "skipped": 1}
     assert json.loads(json.dumps(doc)) == doc
@@ -120,7 +120,7 @@ def test_plan_text(plan: Plan) -> None:
     assert lines[restart + 1].strip() == RESTART
     assert "  ERROR: playbooks/kb252641.yml:14: task 'Restart the cluster service in order': CLU2-B is unknown" in lines
     assert lines[lines.index("UNREACHABLE") + 1] == "  CLU2-B: WinRM connection refused"
-    assert lines[-1] == ("Plan: 4 to change (3 destructive, 2 backups) on 1 cluster(s); 2 ok, 1 skipped. "
+    assert lines[-1] == ("Plan: 4 to change (3 destructive, 0 disruptive, 2 backups) on 1 cluster(s); 2 ok, 1 skipped. "
                          "1 cluster(s) failed to plan; 1 node(s) unreachable.")
     assert "skip [CLU1-B]" not in text
 
@@ -194,7 +194,7 @@ def _unescaped_pipes(line: str) -> int:
 def test_plan_markdown(plan: Plan) -> None:
     md = plan_markdown(plan)
     lines = md.splitlines()
-    header = "| # | Task | Node | Action | Before | After | Destructive | Backup |"
+    header = "| # | Task | Node | Action | Before | After | Destructive | Disruptive | Backup |"
     assert header in lines
     rows = lines[lines.index(header) + 2:lines.index(header) + 6]
     assert [r.split(" | ")[0] for r in rows] == ["| 1", "| 2", "| 3", "| 4"]

@@ -167,13 +167,14 @@ def _confirm(args: argparse.Namespace, plan: Plan, console: Console) -> int | No
     if args.yes:
         return None
     destructive = sum(1 for c in plan.changes if c.destructive)
-    if not sys.stdin.isatty() and not destructive:
+    disruptive = sum(1 for c in plan.changes if c.disruptive)
+    if not sys.stdin.isatty() and not destructive and not disruptive:
         return None
     if not sys.stdin.isatty():
-        console.err(f"refusing to apply {destructive} destructive change(s) without a terminal to confirm "
-                    f"on: rerun with --yes")
+        console.err(f"refusing to apply {destructive} destructive and {disruptive} disruptive change(s) without a "
+                    f"terminal to confirm on: rerun with --yes")
         return EXIT_FAILED
-    if ask(f"Apply {len(plan.changes)} change(s), {destructive} destructive?", console):
+    if ask(f"Apply {len(plan.changes)} change(s), {destructive} destructive, {disruptive} disruptive?", console):
         return None
     console.err("not applied")
     return EXIT_FAILED

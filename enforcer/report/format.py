@@ -62,6 +62,7 @@ def plan_summary(plan: Plan) -> dict[str, int]:
     outcomes = [o for cp in plan.clusters for o in cp.outcomes]
     return {"changes": len(changes),
             "destructive": sum(c.destructive for c in changes),
+            "disruptive": sum(c.disruptive for c in changes),
             "backups": sum(len(c.backups) for c in changes),
             "clusters": len(plan.clusters),
             "clusters_with_changes": sum(bool(cp.changes) for cp in plan.clusters),
@@ -75,7 +76,8 @@ def summary_line(plan: Plan) -> str:
     s = plan_summary(plan)
     if not s["changes"] and not s["failed_clusters"] and not plan.locked and not plan.unreachable:
         return "No changes. The cluster(s) match the playbook."
-    line = (f"Plan: {s['changes']} to change ({s['destructive']} destructive, {s['backups']} backups) "
+    line = (f"Plan: {s['changes']} to change ({s['destructive']} destructive, {s['disruptive']} disruptive, "
+            f"{s['backups']} backups) "
             f"on {s['clusters_with_changes']} cluster(s); {s['ok']} ok, {s['skipped']} skipped.")
     problems = ([f"{s['failed_clusters']} cluster(s) failed to plan"] if s["failed_clusters"] else []) \
         + ([f"{s['locked_clusters']} cluster(s) leased by another run"] if plan.locked else []) \

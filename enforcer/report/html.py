@@ -44,7 +44,8 @@ def render_html(plan_doc: dict[str, Any], run_doc: dict[str, Any] | None,
                    for label, s in (("changes applied", "changed"), ("changes failed", "failed"),
                                     ("changes not reached", "skipped"))]
         counts += [("backups taken", sum(len(c.get("backups", [])) for c in runs.values()))]
-    counts += [("destructive", summary.get("destructive", 0)), ("backups planned", summary.get("backups", 0)),
+    counts += [("destructive", summary.get("destructive", 0)), ("disruptive", summary.get("disruptive", 0)),
+               ("backups planned", summary.get("backups", 0)),
                ("tasks already ok", summary.get("ok", 0)), ("tasks skipped", summary.get("skipped", 0))]
     return _env().get_template("report.html.j2").render(
         plan=plan_doc, run=run_doc, outcome=_outcome(plan_doc, run_doc, steps), counts=counts,
@@ -122,7 +123,8 @@ def _row(n: int, change: dict[str, Any], step: dict[str, Any] | None) -> dict[st
     return {"n": n, "task": change.get("task", ""), "type": change.get("type", ""),
             "action": f"{symbol(actions)} {', '.join(actions)}",
             "before": compact(change.get("before")), "after": compact(change.get("after")),
-            "destructive": change.get("destructive"), "backups": [_basename(b) for b in change.get("backups", [])],
+            "destructive": change.get("destructive"), "disruptive": change.get("disruptive"),
+            "backups": [_basename(b) for b in change.get("backups", [])],
             "status": step["status"] if step else None, "message": (step or {}).get("message") or "",
             "duration": f"{step['duration_s']:.2f} s" if step and step["status"] != "skipped" else ""}
 

@@ -17,10 +17,12 @@ def plan_markdown(plan: Plan) -> str:
     for cp in plan.clusters:
         parts += _cluster_head(cp.cluster, cp.nodes)
         if cp.changes:
-            parts.append(_table(["#", "Task", "Node", "Action", "Before", "After", "Destructive", "Backup"],
+            parts.append(_table(["#", "Task", "Node", "Action", "Before", "After", "Destructive", "Disruptive",
+                                 "Backup"],
                                 [[str(i), _cell(c.task), _cell(where(c)), _cell(", ".join(c.actions)),
                                   _code(compact(c.before)), _code(compact(c.after)),
-                                  "**yes**" if c.destructive else "no", _code(", ".join(c.backups))]
+                                  "**yes**" if c.destructive else "no", "**yes**" if c.disruptive else "no",
+                                  _code(", ".join(c.backups))]
                                  for i, c in enumerate(cp.changes, 1)]))
         elif not cp.error:
             parts.append("No changes.")

@@ -46,10 +46,10 @@ def _cluster_plan(cp: ClusterPlan, verbosity: int) -> list[str]:
 def _change_lines(change: Change, width: int | None) -> list[str]:
     line = (f"    {symbol(change.actions):<3} [{where(change)}] {change.type} "
             f"{compact(change.before, width)} -> {compact(change.after, width)}")
-    if change.backups:
-        line += f" (destructive; backup: {', '.join(change.backups)})"
-    elif change.destructive:  # a deletion nothing backs up, or a disruption (restart, failover) with nothing to back up
-        line += " (destructive; no backup)" if "delete" in change.actions else " (disruptive)"
+    marks = ([f"destructive; backup: {', '.join(change.backups)}" if change.backups else "destructive; no backup"]
+             if change.destructive else []) + (["disruptive"] if change.disruptive else [])
+    if marks:
+        line += f" ({'; '.join(marks)})"
     lines = [f"{line} # {change.reason}"]
     steps = sequence(change)
     if steps:

@@ -47,6 +47,7 @@ class ClusterGroup(Resource):
             del state.groups[name]
             return [ctx.change(None, via, ["delete"], _view(group), "absent",
                                f"group {name} exists ({group['state']} on {group['owner']})", destructive=True,
+                               disruptive=True,
                                params={"name": name, "ops": [["cluster.group.remove", {"name": name}]]})]
         if args["owner"] and args["owner"] not in state.node_names:
             raise PlanError(f"owner {args['owner']!r} is not a node of {ctx.cluster}")

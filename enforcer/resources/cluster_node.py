@@ -52,6 +52,7 @@ class ClusterNode(Resource):
         if wanted == "up" and args["failback"]:
             where = "roles drained from it fail back to it"
         return [ctx.change(None, name, ["update"], current, target, reason + (f" ({where})" if where else ""),
+                           disruptive=target == "Paused" or bool(moves),
                            params={"verb": VERBS[wanted], "name": state.cluster_name_of(name),
                                    "failback": args["failback"], "timeout_s": args["timeout_s"], "online": online})]
 

@@ -52,7 +52,7 @@ class ClusterResource(Resource):
             _drop(group, resource)
             return [ctx.change(None, state.via_for_group(group["name"]), ["delete"], _view(group, resource),
                                "absent", f"resource {name} exists ({resource['state']} in group {group['name']})",
-                               destructive=True, params={"name": name, "group": group["name"],
+                               destructive=True, disruptive=True, params={"name": name, "group": group["name"],
                                                          "ops": [["cluster.resource.remove", {"name": name}]],
                                                          "timeout_s": args["timeout_s"]})]
         group = _check_present(state.groups, found, args)

@@ -73,7 +73,7 @@ class ClusterRestart(Resource):
         witness = ctx.state.witness or {}
         sequence = [("start", n) for n in down] + ordering.restart_sequence(nodes)
         return [ctx.change(None, nodes[0], ["restart"], states, {n: "Up" for n in nodes},
-                           "ordered cluster-service restart: " + ordering.describe(sequence), destructive=True,
+                           "ordered cluster-service restart: " + ordering.describe(sequence), disruptive=True,
                            params={"sequence": [list(s) for s in sequence], "order": [f"{v} {n}" for v, n in sequence],
                                    "nodes": nodes, "timeout_s": args["timeout_s"], "run_id": ctx.run_id,
                                    "cluster_names": {n: ctx.state.cluster_name_of(n) for n in nodes},
@@ -90,7 +90,7 @@ class ClusterRestart(Resource):
         return [ctx.change(None, nodes[0], ["restart"], states, {n: "Up" for n in nodes},
                            f"every node is Down: run {run_id} stopped {', '.join(stopped)} (in that order) and did "
                            f"not finish; start them again, last down first: " + ordering.describe(sequence),
-                           destructive=True,
+                           disruptive=True,
                            params={"sequence": [list(s) for s in sequence], "order": [f"{v} {n}" for v, n in sequence],
                                    "nodes": nodes, "timeout_s": args["timeout_s"], "run_id": ctx.run_id,
                                    "cluster_names": {n: ctx.state.cluster_name_of(n) for n in nodes},

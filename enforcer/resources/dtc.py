@@ -62,10 +62,11 @@ class Dtc(Resource):
         if wanted == "absent":
             return [ctx.change(node, node, ["delete"], "registered", "unregistered",
                                "unregister MSDTC with msdtc -uninstall (its keys exported first)", destructive=True,
+                               disruptive=True,
                                backups=backups, params=params)]
         return [ctx.change(node, node, ["delete", "create"], "registered" if registered else "unregistered",
                            "registered", "reinstall requested: msdtc -uninstall, then msdtc -install",
-                           destructive=True, backups=backups, params=params)]
+                           destructive=True, disruptive=True, backups=backups, params=params)]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
         p = change.params

@@ -39,7 +39,7 @@ class DtcLog(Resource):
         backup = ctx.backup_path(via, "dtc_log", args["dtc"], ".zip")
         return [ctx.change(None, via, ["update"], "as found", "new",
                            f"reset the log of {args['dtc']} (role {group['name']}); the outcome of in-doubt "
-                           f"transactions is lost with it", destructive=True, backups=[backup],
+                           f"transactions is lost with it", destructive=True, disruptive=True, backups=[backup],
                            params={"dtc": args["dtc"], "timeout_s": args["timeout_s"]})]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:

@@ -34,7 +34,7 @@ class FailoverTest(Resource):
         return [ctx.change(None, group["owner"], ["test"], {"owner": group["owner"]},
                            {"visits": tour, "owner": group["owner"]},
                            f"fail {name} over to {', '.join(tour[:-1])} and back to {group['owner']}",
-                           destructive=True,
+                           disruptive=True,
                            params={"name": name, "tour": tour, "order": [f"move to {n}" for n in tour],
                                    "cluster_names": {n: ctx.state.cluster_name_of(n) for n in tour},
                                    "timeout_s": args["timeout_s"]})]

@@ -44,7 +44,7 @@ class Service(Resource):
             return f"{name} is {wanted}"
         ctx.state.nodes[node]["services"][name] = {**current, "status": wanted}
         return [ctx.change(node, node, ["update"], current["status"], wanted, f"{name} is {current['status']}",
-                           params={"name": name, "timeout_s": args["timeout_s"]})]
+                           disruptive=wanted == "Stopped", params={"name": name, "timeout_s": args["timeout_s"]})]
 
     def apply(self, change: Change, session: Session) -> dict[str, Any]:
         name = change.params["name"]

@@ -119,7 +119,8 @@ def test_the_repair_reads_only_evidence_from_since_the_nodes_last_started(in_pro
     changes = rebooted.plan(repair).changes
     assert [(c.type, c.actions, c.destructive) for c in changes] == [("cluster_group", ["update"], False)]
     broken = in_process_sim("kb252641-broken").plan(repair).changes
-    assert sum(c.destructive for c in broken) >= 5, "the same cluster with 7024 since its last start: the KB's steps"
+    assert sum(c.destructive or c.disruptive for c in broken) >= 5, \
+        "the same cluster with 7024 since its last start: the KB's steps"
 
 
 def test_a_node_without_the_failover_clusters_module_refuses_every_cluster_change_and_names_them_all(in_process_sim):
@@ -134,3 +135,15 @@ def test_a_node_without_the_failover_clusters_module_refuses_every_cluster_chang
     assert len(refused) >= 4, error  # the log reset, the resource removal, the restart, the role online...
     assert "Install-WindowsFeature RSAT-Clustering-PowerShell" in error
     assert run.failed and not [op for op, _ in cluster.ops() if op != "facts"], "nothing was changed"
+
+
+def test_destructive_means_data_removed_and_disruptive_a_service_interrupted(in_process_sim):
+    """Separate in every report: a restart loses nothing but is felt; an unregistration loses keys (backed up)
+    and stops DTC; a key deleted by hand interrupts nothing."""
+    playbooks = Path(__file__).resolve().parents[2] / "playbooks"
+    restart = in_process_sim("healthy").plan(str(playbooks / "cluster_ordered_restart.yml")).changes
+    assert [(c.type, c.destructive, c.disruptive) for c in restart] == [("cluster_restart", False, True)]
+    marks = {(c.type, c.destructive, c.disruptive)
+             for c in in_process_sim("kb252641-broken").plan(str(playbooks / "msdtc_cluster_repair.yml")).changes}
+    assert {("dtc", True, True), ("dtc_log", True, True), ("cluster_restart", False, True),
+            ("failover_test", False, True)} <= marks

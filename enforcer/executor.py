@@ -70,7 +70,13 @@ def _waves(changes: list[Change]) -> list[list[Change]]:
 
 
 def _run_wave(wave: list[Change], session: _ClusterSession, observer: RunObserver) -> list[StepResult]:
-    """Nodes side by side; each node's own changes in plan order, stopping at its first failure."""
+    """Nodes side by side; each node's own changes in plan order, stopping at its first failure.
+
+    A disruptive per-node task (a service the roles need stopped, a DTC unregistered) is rolled: its play's
+    `serial` nodes at a time, in node order, and no further node once more than `max_fail_percentage` of
+    them failed, so one bad node does not take the others down with it (Cluster-Aware Updating's
+    MaxFailedNodes).
+    """
     by_node: dict[str | None, list[Change]] = {}
     for change in wave:
         by_node.setdefault(change.node, []).append(change)
@@ -84,9 +90,30 @@ def _run_wave(wave: list[Change], session: _ClusterSession, observer: RunObserve
                 results.append(_apply(change, session, observer))
         return results
 
-    with ThreadPoolExecutor(max_workers=len(by_node)) as pool:
-        lanes = list(pool.map(node_lane, by_node.values()))
-    return [result for lane in lanes for result in lane]
+    lanes = list(by_node.values())
+    rolled = wave[0].node is not None and any(c.disruptive for c in wave)
+    size = batch_size(wave[0].serial, len(lanes)) if rolled else len(lanes)
+    results: list[StepResult] = []
+    failed = 0
+    for start in range(0, len(lanes), size):
+        batch = lanes[start:start + size]
+        if rolled and failed * 100 > wave[0].max_fail_percentage * len(lanes):
+            why = (f"not reached: {failed} of {len(lanes)} node(s) failed, more than max_fail_percentage "
+                   f"{wave[0].max_fail_percentage:g}")
+            results += [StepResult(c, "skipped", why) for lane in batch for c in lane]
+            continue
+        with ThreadPoolExecutor(max_workers=len(batch)) as pool:
+            done = [result for lane in pool.map(node_lane, batch) for result in lane]
+        failed += len({r.change.node for r in done if r.status == "failed"})
+        results += done
+    return results
+
+
+def batch_size(serial: int | str, nodes: int) -> int:
+    """How many nodes a rolled task takes at once: `serial` as a count, or as "N%" of the nodes (at least 1)."""
+    if isinstance(serial, str):
+        return max(1, nodes * int(serial.rstrip("%")) // 100)
+    return min(serial, nodes)
 
 
 def run_cluster(plan: ClusterPlan, connections: Connections, observer: RunObserver, stop: threading.Event,

@@ -100,6 +100,10 @@ class Play:
     handlers: list[Task]
     location: str
     gather: dict[str, Any] = field(default_factory=dict)  # extra facts: names of each kind tasks read, events
+    # A disruptive per-node task's nodes are taken `serial` at a time (an int, or "N%" of them), and the rest
+    # are not reached once more than `max_fail_percentage` of them failed (Ansible's play keywords).
+    serial: int | str = 1
+    max_fail_percentage: float = 0
 
 
 @dataclass
@@ -126,6 +130,8 @@ class Change:
     disruptive: bool = False  # a service is interrupted (a restart, a failover, a stop): nothing lost, but felt
     backups: list[str] = field(default_factory=list)  # files the backups of what it deletes will be
     params: dict[str, Any] = field(default_factory=dict)  # what apply needs, resource-specific
+    serial: int | str = 1  # its play's, for a disruptive per-node change (see Play)
+    max_fail_percentage: float = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "type": self.type, "node": self.node, "via": self.via,

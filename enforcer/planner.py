@@ -138,11 +138,14 @@ def plan_cluster(playbook: Playbook, cluster: Cluster, inventory: Inventory, fac
             while tasks:
                 task = tasks.pop(0)
                 planner = _TaskPlanner(task, cluster, state, run_id, result)
+                before = len(result.changes)
                 try:
                     changed = planner.plan(scope_for, selection, registered)
                 except PlanError as exc:  # the later tasks are still planned, for their own refusals
                     refusals.append(_located(planner.task, exc))
                     continue
+                for change in result.changes[before:]:
+                    change.serial, change.max_fail_percentage = play.serial, play.max_fail_percentage
                 if task.register:
                     rendered.clear()  # variables may read the result just registered
                 for handler in (task.notify if changed else []):

@@ -18,7 +18,8 @@ from .resources import FACT_KINDS, RESOURCES
 from .templating import is_template, undeclared
 from .yamlsource import load_yaml, parse_yaml, where
 
-PLAY_KEYS = ("name", "hosts", "vars", "vars_files", "gather_facts", "tasks", "handlers")
+PLAY_KEYS = ("name", "hosts", "vars", "vars_files", "gather_facts", "tasks", "handlers", "serial",
+             "max_fail_percentage")
 TASK_KEYS = ("name", "when", "loop", "tags", "notify", "register")
 GATHER_KEYS = (*sorted(FACT_KINDS), "events")  # each kind of fact the tasks read, and an event query
 # Names every template may read besides variables: gathered facts and where it runs.
@@ -65,7 +66,22 @@ def _play(raw: Any, index: int, source: str, base: Path) -> Play:
         if missing:
             raise InputError(f"task {task.name!r} notifies {missing[0]!r}, which is not a handler of this play",
                              task.location)
-    return Play(name, hosts.strip(), variables, tasks, handlers, location, gather)
+    return Play(name, hosts.strip(), variables, tasks, handlers, location, gather, *_rolling(raw, name, location))
+
+
+def _rolling(raw: dict, name: str, location: str) -> tuple[int | str, float]:
+    """`serial` (a positive int, or "N%") and `max_fail_percentage` (0 to 100), as Ansible's play keywords."""
+    serial = raw.get("serial", 1)
+    valid = (isinstance(serial, int) and not isinstance(serial, bool) and serial >= 1) or (
+        isinstance(serial, str) and re.fullmatch(r"(100|[1-9][0-9]?)%", serial.strip()) is not None)
+    if not valid:
+        raise InputError(f"play {name!r}: serial must be a whole number of nodes (1 or more) or a percentage "
+                         f"like '50%', not {serial!r}", where(raw, location, "serial"))
+    limit = raw.get("max_fail_percentage", 0)
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not 0 <= limit <= 100:
+        raise InputError(f"play {name!r}: max_fail_percentage must be a number from 0 to 100, not {limit!r}",
+                         where(raw, location, "max_fail_percentage"))
+    return serial.strip() if isinstance(serial, str) else serial, float(limit)
 
 
 def load_vars_file(path: Path, location: str) -> dict[str, Any]:

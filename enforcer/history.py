@@ -177,6 +177,8 @@ class History:
 
 
 def _plan_outcome(cluster: ClusterPlan, plan: Plan) -> str:
+    if cluster.cluster in plan.locked:
+        return "locked"
     if any(n in plan.unreachable for n in cluster.nodes):
         return "unreachable"
     if cluster.error:

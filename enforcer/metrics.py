@@ -11,7 +11,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
-OUTCOMES = ("ok", "changes", "changed", "failed", "unreachable", "interrupted", "skipped")
+OUTCOMES = ("ok", "changes", "changed", "failed", "unreachable", "locked", "interrupted", "killed", "skipped")
 
 
 class Metrics:

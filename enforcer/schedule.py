@@ -94,6 +94,19 @@ def _day_range(first: str, last: str | None, where: str) -> set[int]:
     return {(a + i) % 7 for i in range(((b - a) % 7) + 1)}
 
 
+def round_finding(plan: Plan, cluster: str) -> str:
+    """What a round found, as its log line says it: a cluster it could not read or plan is not "0 pending"."""
+    planned = next(c for c in plan.clusters if c.cluster == cluster)
+    if cluster in plan.locked:
+        return f"NOT CHECKED: {planned.error}"
+    down = {n: plan.unreachable[n] for n in planned.nodes if n in plan.unreachable}
+    if down:
+        return "NOT CHECKED: unreachable: " + "; ".join(f"{n}: {why}" for n, why in down.items())
+    if planned.error:
+        return f"NOT CHECKED: the plan failed: {planned.error}"
+    return f"{len(planned.changes)} change(s) pending"
+
+
 def busy_reason(plan: Plan, cluster: Cluster) -> str | None:
     """Why this cluster must be left alone now, or None: never fight an operator or the cluster itself."""
     planned = next(c for c in plan.clusters if c.cluster == cluster.name)
@@ -178,7 +191,7 @@ class Scheduler:
         if not (enforce and plan.changes and not plan.failed):
             mode = "enforce" if enforce else "monitor"
             run.record_plan(mode)
-            self.log(f"{cluster.name}: {mode}: {len(plan.changes)} change(s) pending"
+            self.log(f"{cluster.name}: {mode}: {round_finding(plan, cluster.name)}"
                      + ("" if enforce or self.schedule.mode == "monitor" else " (outside enforce_window)"))
             return
         result = run.apply(self.observer, self.stop)

@@ -149,3 +149,19 @@ def test_history_lists_runs_and_every_plan_records(start, tmp_path, capsys):
     assert "apply" in capsys.readouterr().out
     with sqlite3.connect(tmp_path / "state" / "history.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_round_that_could_not_look_says_so_in_its_log_history_and_metrics(start, tmp_path, monkeypatch, capsys):
+    """Rejected credentials are not "0 changes pending": the round's line, its history row and the metrics
+    all say the cluster was not checked, and why."""
+    sim, inventory = start("kb252641-broken")
+    monkeypatch.setenv(PASSWORD_ENV, "not-the-password")
+    metrics = tmp_path / "enforcer.prom"
+    assert main(["schedule", REPAIR, "-i", inventory, "--every", "0s", "--max-runs", "1", "--mode", "monitor",
+                 "--metrics-file", str(metrics)]) == 0
+    logged = capsys.readouterr()
+    line = next(ln for ln in (logged.out + logged.err).splitlines() if ln.startswith("CLU1: monitor:"))
+    assert "NOT CHECKED: unreachable: CLU1-A: the credentials of" in line and "were rejected" in line, line
+    assert "pending" not in line
+    assert [r["outcome"] for r in _rows(tmp_path)] == ["unreachable"]
+    assert 'enforcer_last_run_outcome{cluster="CLU1",outcome="unreachable"} 1.0' in metrics.read_text()

@@ -21,6 +21,7 @@ from .lease import Leases, describe
 from .model import Cluster, ClusterPlan, Inventory, Plan, Playbook, RunResult
 from .planner import Selection, fact_requests, limited, plan_cluster, selected
 from .playbook import load_playbook, parse_extra_vars, validate_names
+from .templating import undeclared
 from .transport.pool import Connections
 
 
@@ -62,6 +63,8 @@ def load(options: Options) -> Loaded:
     inventory = load_inventory(options.inventory)
     playbook = load_playbook(options.playbook)
     extra_vars = parse_extra_vars(options.extra_vars)
+    for name, value in extra_vars.items():  # a template in -e is checked like the playbook's (bounds, syntax)
+        undeclared(value, f"-e {name}")
     limited(inventory, options.limit)  # a --limit that cannot be read, or selects nothing: before any connection
     validate_names(playbook, inventory_var_names(inventory) | set(extra_vars))
     selection = Selection(extra_vars, options.limit, set(options.tags), set(options.skip_tags))

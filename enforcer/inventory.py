@@ -8,6 +8,7 @@ Nodes are reached through the usual `ansible_*` connection variables.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from .errors import InputError
 from .model import Cluster, ConnectionSpec, Inventory, Node
 from .templating import Scope, is_template, protect_env, reading_secrets, render
-from .yamlsource import Located, load_yaml, where
+from .yamlsource import kind_of, load_yaml, where
 
 _ENV_LOOKUP = re.compile(r"lookup\(\s*['\"]env['\"]\s*,\s*['\"]([^'\"]+)['\"]")  # the variable a password reads
 TRANSPORTS = ("ntlm", "basic", "kerberos", "credssp", "certificate")
@@ -58,7 +59,7 @@ class _Reader:
         if body is None:
             body = {}
         if not isinstance(body, dict):
-            raise InputError(f"group {name!r} must be a mapping of hosts/vars/children, got {_kind(body)}", location)
+            raise InputError(f"group {name!r} must be a mapping of hosts/vars/children, got {kind_of(body)}", location)
         unknown = set(body) - _GROUP_KEYS
         if unknown:
             key = sorted(unknown, key=str)[0]
@@ -79,7 +80,7 @@ class _Reader:
         for host_name, host_vars in hosts.items():
             host_location = where(hosts, location, host_name)
             if host_vars is not None and not isinstance(host_vars, dict):
-                raise InputError(f"host {host_name!r} must map to its vars (or nothing), got {_kind(host_vars)}",
+                raise InputError(f"host {host_name!r} must map to its vars (or nothing), got {kind_of(host_vars)}",
                                  host_location)
             host = self.hosts.setdefault(str(host_name), _Host(str(host_name), host_location))
             host.vars.update(host_vars or {})
@@ -139,7 +140,7 @@ def load_inventory(path: str | Path) -> Inventory:
     data = load_yaml(path, "inventory")
     source = str(path)
     if not isinstance(data, dict):
-        raise InputError(f"an inventory must be a mapping of groups (e.g. all:), got {_kind(data)}", f"{source}:1")
+        raise InputError(f"an inventory must be a mapping of groups (e.g. all:), got {kind_of(data)}", f"{source}:1")
     reader = _Reader(source)
     for name, body in data.items():
         if name == "all":
@@ -159,7 +160,7 @@ def _clusters(reader: _Reader, source: str) -> Inventory:
         if "cluster_name" not in group.vars:
             continue
         location = group.where("cluster_name")
-        cluster_name = str(group.vars["cluster_name"])
+        cluster_name = _cluster_name(group.vars["cluster_name"], location)
         if any(name == cluster_name for _, name, _ in shapes):
             raise InputError(f"cluster_name {cluster_name!r} is set by two groups", location)
         names = _node_order(reader, group)
@@ -186,6 +187,21 @@ def _clusters(reader: _Reader, source: str) -> Inventory:
         clusters.append(Cluster(cluster_name, group.name, nodes, reader.merged_vars(names)))
     groups = {g: [h for h in reader.descendants_hosts(g) if h in owner] for g in reader.groups}
     return Inventory(source, clusters, groups, warnings)
+
+
+# A failover cluster's name: a NetBIOS name (15 characters at most) or a DNS name (labels of letters, digits and
+# hyphens, 63 characters each). It also names files under the state directory (locks), so nothing else passes:
+# no separators, no '..', no spaces or control characters.
+_CLUSTER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                           r"[A-Za-z0-9])?)*")
+
+
+def _cluster_name(value: Any, location: str) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool) \
+            or not _CLUSTER_NAME.fullmatch(str(value)) or len(str(value)) > 253:
+        raise InputError(f"cluster_name {value!r} is not a cluster's name: expected letters, digits and hyphens "
+                         f"(a NetBIOS or DNS name, e.g. CLU1 or clu1.corp.example)", location)
+    return str(value)
 
 
 def _node_order(reader: _Reader, group: _Group) -> list[str]:
@@ -241,7 +257,11 @@ def _connection(host: _Host, host_vars: dict[str, Any]) -> tuple[ConnectionSpec,
         protect_env(set(_ENV_LOOKUP.findall(str(host_vars.get(name, "")))))
     with reading_secrets():
         password = var("ansible_password", var("ansible_winrm_password", ""))
-    user = str(var("ansible_user", "") or "")
+    user = var("ansible_user", "") or ""
+    for name, value in (("ansible_user", user), ("ansible_password", password)):
+        if value is not None and not isinstance(value, (str, int)):
+            raise InputError(f"host {host.name}: {name} must be a string, not {kind_of(value)}", location)
+    user = str(user)
     if transport in PASSWORD_TRANSPORTS and not user:
         raise InputError(f"host {host.name}: ansible_user is required with ansible_winrm_transport {transport}",
                          location)
@@ -257,11 +277,29 @@ def _connection(host: _Host, host_vars: dict[str, Any]) -> tuple[ConnectionSpec,
     delegation = str(var("ansible_winrm_kerberos_delegation", False)).strip().lower() in ("true", "yes", "1", "on")
     override = var("ansible_winrm_kerberos_hostname_override")
     return ConnectionSpec(
-        host=str(var("ansible_host", host.name)), port=port, scheme=scheme, auth=transport,
+        host=_address(var("ansible_host", host.name), host.name, location), port=port, scheme=scheme, auth=transport,
         user=user, password="" if password is None else str(password), cert_pem=cert_pem, cert_key_pem=cert_key_pem,
         cert_validation=validation == "validate", ca_trust_path=var("ansible_winrm_ca_trust_path"),
         operation_timeout_s=op_timeout, read_timeout_s=read_timeout,
         kerberos_hostname_override=str(override) if override else None, kerberos_delegation=delegation), warning
+
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?")
+
+
+def _address(value: Any, host: str, location: str) -> str:
+    """ansible_host: an IPv4 or IPv6 address (a zone after %) or a host name; anything else is invalid input."""
+    text = str(value).strip()
+    try:
+        if ":" in text:
+            ipaddress.IPv6Address(text.strip("[]").split("%", 1)[0])
+            return text
+        ipaddress.IPv4Address(text)
+        return text
+    except ValueError:
+        if ":" not in text and _HOSTNAME.fullmatch(text) and len(text) <= 253:
+            return text
+    raise InputError(f"host {host}: ansible_host {text!r} is not an IP address or a host name", location)
 
 
 def missing_passwords(inventory: Inventory) -> list[Node]:
@@ -280,11 +318,6 @@ def _integer(value: Any, name: str, host: str, location: str, low: int, high: in
     return number
 
 
-_KINDS: dict[type, str] = {dict: "a mapping", Located: "a mapping", list: "a list", str: "a string"}
-
-
-def _kind(value: Any) -> str:
-    return _KINDS.get(type(value), type(value).__name__)
 
 
 def describe(inventory: Inventory) -> dict[str, Any]:

@@ -54,6 +54,9 @@ def select_hosts(pattern: str, inventory: Inventory, where: str) -> list[str]:
     terms = split_pattern(pattern)
     if not terms:
         raise InputError(f"{where}: the host pattern {pattern!r} names nothing")
+    if "," not in pattern and ":".join(terms) != pattern.strip():  # a character the split could not place
+        raise InputError(f"{where}: the host pattern {pattern!r} is not a pattern enforcer reads (names, wildcards, "
+                         f"~regex, name[i] or name[i:j], joined by ':' or ',' with & and !)")
     plain = [t for t in terms if t[0] not in "!&"] or ["all"]
     ordered = plain + [t for t in terms if t[0] == "&"] + [t for t in terms if t[0] == "!"]
     chosen: dict[str, None] = {}

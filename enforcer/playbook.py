@@ -16,8 +16,9 @@ from .errors import InputError
 from .model import Play, Playbook, Task
 from .resources import FACT_KINDS, RESOURCES
 from .templating import is_template, undeclared
-from .yamlsource import load_yaml, parse_yaml, where
+from .yamlsource import kind_of, load_yaml, parse_yaml, where
 
+MAX_TIMEOUT_S = 86_400  # a day: a wait past it is a typo, and no WinRM operation lives that long
 PLAY_KEYS = ("name", "hosts", "vars", "vars_files", "gather_facts", "tasks", "handlers", "serial",
              "max_fail_percentage")
 TASK_KEYS = ("name", "when", "loop", "tags", "notify", "register")
@@ -58,8 +59,12 @@ def _play(raw: Any, index: int, source: str, base: Path) -> Play:
                                                          where(raw, location, "handlers"))]
     if not tasks:
         raise InputError(f"play {name!r} has no tasks", where(raw, location, "tasks"))
-    gather = _mapping(raw.get("gather_facts"), f"play {name!r}: gather_facts", where(raw, location, "gather_facts"))
-    _no_unknown(gather, GATHER_KEYS, f"play {name!r}: gather_facts", where(raw, location, "gather_facts"))
+    gather_at = where(raw, location, "gather_facts")
+    gather = _mapping(raw.get("gather_facts"), f"play {name!r}: gather_facts", gather_at)
+    _no_unknown(gather, GATHER_KEYS, f"play {name!r}: gather_facts", gather_at)
+    for kind in gather:
+        _gathered(kind, gather[kind], f"play {name!r}: gather_facts.{kind}",
+                  where(raw.get("gather_facts"), gather_at, kind))
     handler_names = {h.name for h in handlers}
     for task in tasks + handlers:
         missing = [n for n in task.notify if n not in handler_names]
@@ -82,6 +87,32 @@ def _rolling(raw: dict, name: str, location: str) -> tuple[int | str, float]:
         raise InputError(f"play {name!r}: max_fail_percentage must be a number from 0 to 100, not {limit!r}",
                          where(raw, location, "max_fail_percentage"))
     return serial.strip() if isinstance(serial, str) else serial, float(limit)
+
+
+# gather_facts.events: each key's check, as the agent's events.query reads them.
+_EVENT_KEYS: dict[str, tuple[str, Any]] = {
+    "ids": ("a list of event ids (whole numbers)", lambda v: isinstance(v, list) and all(
+        isinstance(i, int) and not isinstance(i, bool) for i in v)),
+    "source": ("a string", lambda v: isinstance(v, str)),
+    "log": ("a string", lambda v: isinstance(v, str)),
+    "since_hours": ("a number of hours", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0),
+    "since_boot": ("true or false", lambda v: isinstance(v, bool)),
+    "max": ("a whole number from 1 to 10000", lambda v: isinstance(v, int) and not isinstance(v, bool)
+            and 1 <= v <= 10000),
+}
+
+
+def _gathered(kind: str, value: Any, what: str, location: str) -> None:
+    """gather_facts: names (a list of strings) for each fact kind; an event query for `events`."""
+    if kind != "events":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InputError(f"{what} must be a list of names", location)
+        return
+    _no_unknown(_mapping(value, what, location), tuple(_EVENT_KEYS), what, location)
+    for key, entry in value.items():
+        expected, valid = _EVENT_KEYS[key]
+        if not valid(entry):
+            raise InputError(f"{what}.{key} must be {expected}, got {entry!r}", where(value, location, key))
 
 
 def load_vars_file(path: Path, location: str) -> dict[str, Any]:
@@ -110,7 +141,7 @@ def _task(raw: Any, play: str, play_location: str) -> Task:
     args = _args(kind, raw[kind], name, where(raw, location, kind))
     when = raw.get("when")
     if when is not None and not isinstance(when, (str, bool)):
-        raise InputError(f"task {name!r}: when must be an expression (a string), not a {type(when).__name__}",
+        raise InputError(f"task {name!r}: when must be an expression (a string), not {kind_of(when)}",
                          where(raw, location, "when"))
     loop = raw.get("loop")
     if loop is not None and not (isinstance(loop, list) or is_template(loop)):
@@ -129,7 +160,7 @@ def _args(kind: str, raw: Any, task: str, location: str) -> dict[str, Any]:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise InputError(f"task {task!r}: {kind} takes a mapping of arguments, got {type(raw).__name__}", location)
+        raise InputError(f"task {task!r}: {kind} takes a mapping of arguments, got {kind_of(raw)}", location)
     schema = RESOURCES[kind].args
     for key in raw:
         if key not in schema:
@@ -176,6 +207,11 @@ def check_arg(kind: str, key: str, value: Any, task: str, location: str, rendere
     if spec.choices and value not in spec.choices:
         raise InputError(f"task {task!r}: {kind}.{key} must be one of {', '.join(spec.choices)}, got {value!r}",
                          location)
+    problem = spec.check(value) if spec.check else None
+    if key == "timeout_s" and isinstance(value, int) and not 1 <= value <= MAX_TIMEOUT_S:  # seconds a wait may take
+        problem = f"must be from 1 to {MAX_TIMEOUT_S} seconds"
+    if problem:
+        raise InputError(f"task {task!r}: {kind}.{key} {problem}, got {value!r}", location)
 
 
 def validate_names(playbook: Playbook, known: set[str]) -> None:
@@ -235,7 +271,7 @@ def _mapping(value: Any, what: str, location: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InputError(f"{what} must be a mapping, got {type(value).__name__}", location)
+        raise InputError(f"{what} must be a mapping, got {kind_of(value)}", location)
     for key in value:
         if not isinstance(key, str) or not _IDENTIFIER.match(key):
             raise InputError(f"{what}: {key!r} is not a valid variable name", where(value, location, key))
@@ -246,7 +282,7 @@ def _list(value: Any, what: str, location: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise InputError(f"{what} must be a list, got {type(value).__name__}", location)
+        raise InputError(f"{what} must be a list, got {kind_of(value)}", location)
     return value
 
 

@@ -20,9 +20,10 @@ from typing import Any
 
 import jinja2
 import jinja2.meta
-from jinja2.sandbox import SandboxedEnvironment
 
+from . import template_bounds
 from .errors import InputError
+from .template_bounds import BoundedSandbox
 
 _WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.S)
 
@@ -101,8 +102,9 @@ def _to_bool(value: Any) -> bool:
     return bool(value)
 
 
-def _environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+def _environment() -> BoundedSandbox:
+    env = BoundedSandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                         optimized=False)
     env.globals["lookup"] = _lookup
     env.filters.update({"dict2items": _dict2items, "bool": _to_bool, "to_json": json.dumps,
                         "registry_value": _registry_value, "resources_of_type": _resources_of_type})
@@ -281,6 +283,10 @@ def undeclared(value: Any, where: str, expression: bool = False) -> set[str]:
     elif not is_template(source):
         return set()
     try:
-        return set(jinja2.meta.find_undeclared_variables(ENV.parse(source))) - set(ENV.globals)
+        tree = ENV.parse(source)
+        template_bounds.check(tree)
+        return set(jinja2.meta.find_undeclared_variables(tree)) - set(ENV.globals)
     except jinja2.TemplateSyntaxError as exc:  # also unknown filters and tests
         raise TemplateError(f"template syntax error: {exc.message}", where) from None
+    except template_bounds.BoundsError as exc:
+        raise TemplateError(f"template refused: {exc}", where) from None

@@ -15,6 +15,10 @@ import yaml
 from .errors import InputError
 
 MAX_BYTES = 4 * 1024 * 1024  # a playbook or inventory larger than this is a mistake, not a cluster
+# Aliases let a small file stand for a huge tree (a "billion laughs": 9 levels of 10 aliases, 10^9 strings),
+# and everything after loading walks the tree whole. A 200-cluster inventory is about 10,000 values.
+MAX_VALUES = 200_000
+MAX_DEPTH = 64  # a playbook nests ~8 levels; deeper is an accident or an attack, and recursion has limits
 
 
 class Located(dict):
@@ -71,6 +75,8 @@ def load_yaml(path: str | Path, what: str) -> Any:
 
 
 def parse_yaml(raw: bytes, source: str, what: str) -> Any:
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise InputError(f"{what} is UTF-16 text; expected UTF-8 (save it as UTF-8)", f"{source}:1")
     if b"\x00" in raw:
         raise InputError(f"{what} is a binary file; expected YAML text", f"{source}:1")
     try:
@@ -84,7 +90,10 @@ def parse_yaml(raw: bytes, source: str, what: str) -> Any:
         raise _control_character(exc, text, what, source) from None
     loader.source = source
     try:
-        data = loader.get_single_data()
+        node = loader.get_single_node()
+        if node is not None:
+            _check_size(node, source, what)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.reader.ReaderError as exc:
         raise _control_character(exc, text, what, source) from None
     except yaml.MarkedYAMLError as exc:
@@ -103,9 +112,52 @@ def parse_yaml(raw: bytes, source: str, what: str) -> Any:
     return data
 
 
+def _check_size(root: yaml.Node, source: str, what: str) -> None:
+    """Refuse a document deeper than MAX_DEPTH, or one its aliases expand past MAX_VALUES, before it is built.
+
+    Each node is counted once however many aliases name it (a memo by identity), so the count of a billion
+    laughs costs what its text does.
+    """
+    expanded: dict[int, int] = {}
+
+    def count(node: yaml.Node, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise InputError(f"{what} nests deeper than {MAX_DEPTH} levels", f"{source}:{node.start_mark.line + 1}")
+        known = expanded.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        total = 1 + sum(count(child, depth + 1) for child in children)
+        if total > MAX_VALUES:
+            raise InputError(f"{what} expands to more than {MAX_VALUES:,} values through its aliases (&anchor / "
+                             f"*alias); expected a file that says what it means",
+                             f"{source}:{node.start_mark.line + 1}")
+        expanded[id(node)] = total
+        return total
+
+    count(root, 0)
+
+
 def _control_character(exc: yaml.reader.ReaderError, text: str, what: str, source: str) -> InputError:
     line = text[:exc.position].count("\n") + 1
     return InputError(f"{what} has a control character (#x{exc.character:04x}) YAML does not allow", f"{source}:{line}")
+
+
+def kind_of(value: Any) -> str:
+    """What a value is, in the words of a message about YAML ("got a mapping"), not Python's type names."""
+    if isinstance(value, bool):
+        return "true or false"
+    if value is None:
+        return "nothing"
+    for kind, words in ((dict, "a mapping"), (list, "a list"), (str, "a string"), ((int, float), "a number")):
+        if isinstance(value, kind):
+            return words
+    return type(value).__name__
 
 
 def where(value: Any, fallback: str, key: str | None = None) -> str:

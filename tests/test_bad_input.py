@@ -8,9 +8,11 @@ simulated cluster, which must see zero requests.
 from __future__ import annotations
 
 import re
+import signal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from enforcer.cli import main
 from enforcer.simulator import PASSWORD_ENV, simulate
@@ -18,14 +20,22 @@ from enforcer.simulator import PASSWORD_ENV, simulate
 DATA = Path(__file__).parent / "data" / "bad_input"
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_PLAYBOOK = str(ROOT / "playbooks" / "msdtc_cluster_repair.yml")
-SPECIAL = {"pb_empty.yml": ("is empty", 1), "pb_binary.yml": ("is a binary file", 1)}
+SPECIAL = {"pb_empty.yml": ("is empty", 1), "pb_binary.yml": ("is a binary file", 1),
+           "pb_utf16.yml": ("playbook is UTF-16 text; expected UTF-8", 1),
+           "inv_utf16.yml": ("inventory is UTF-16 text; expected UTF-8", 1)}
+HANG_S = 20  # a case still running after this long is a hang: the loaders must bound every file
 
 
 def expectation(path: Path) -> tuple[str, int]:
     if path.name in SPECIAL:
         return SPECIAL[path.name]
-    match = re.match(r"# expect: (.*) @ (\d+)$", path.read_text().splitlines()[0])
+    first = path.read_bytes().split(b"\n", 1)[0].decode("utf-8")  # the rest may be Latin-1, binary...
+    match = re.match(r"# expect: (.*) @ (\d+)$", first)
     return match.group(1), int(match.group(2))
+
+
+def test_the_corpus_holds_at_least_100_cases():
+    assert len(list(DATA.glob("*.yml"))) >= 100
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +51,18 @@ def live(tmp_path_factory):
 def _env(monkeypatch, tmp_path, live):
     monkeypatch.setenv("ENFORCER_STATE_DIR", str(tmp_path))
     monkeypatch.setenv(PASSWORD_ENV, live[0].password)
+
+
+@pytest.fixture(autouse=True)
+def _no_hang():
+    """A case that runs past HANG_S fails (SIGALRM) instead of holding CI until its limit."""
+    def hung(signum, frame):
+        raise TimeoutError(f"still running after {HANG_S} s: a hang")
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(HANG_S)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
 
 
 def _check(argv: list[str], capsys, expected: str, location: str | None) -> None:
@@ -70,6 +92,15 @@ def test_bad_inventories(case, capsys):
 def test_bad_vars_files(case, live, capsys):
     expected, line = expectation(case)
     _check(["plan", GOOD_PLAYBOOK, "-i", live[1], "-e", f"@{case}"], capsys, expected, f"{case}:{line}")
+
+
+@pytest.mark.parametrize("case", sorted(DATA.glob("cli_*.yml")), ids=lambda p: p.stem)
+def test_bad_command_lines_from_the_corpus(case, live, capsys):
+    """Flags and their values: `{playbook}`, `{inventory}` and `{self}` (the case file) stand for paths."""
+    expected = re.match(r"# expect: (.*)$", case.read_text().splitlines()[0]).group(1)
+    paths = {"{playbook}": GOOD_PLAYBOOK, "{inventory}": live[1], "{self}": str(case)}
+    argv = [paths.get(arg, arg) for arg in yaml.safe_load(case.read_text())["argv"]]
+    _check(argv, capsys, expected, None)
 
 
 @pytest.mark.parametrize("argv,expected", [

@@ -14,7 +14,7 @@ from enforcer.patterns import select_hosts, selected_clusters
 INVENTORY = Path(__file__).parent / "data" / "patterns" / "inventory.yml"
 CASES = ["all", "*", "all:!clu2", "all,!clu2", "sql:&clu1", "sql:!clu1", "!clu2", "&sql", "clu*", "clu?",
          "~clu[12]$", "~^clu3", "web:clu1", "clu1-a,clu1-b", "clu1-?", "sql:&~.*-a$", "all:!~.*-b$", "clu1[0]",
-         "sql[1:2]", "sql[-1]", "sql[0-1]", "web,sql", "all:!web:&sql", "~clu[", "~clu1", "all:&all"]
+         "sql[1:2]", "sql[-1]", "sql[0-1]", "web,sql", "all:!web:&sql", "~clu1", "all:&all"]
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,8 @@ def test_clusters_are_selected_whole_and_by_their_names_too(pattern, clusters):
     ("web,sql:!clu2", "'sql:!clu2' in the host pattern"),  # with commas, ':' is part of a name: Ansible warns
     ("~-a$", "matches no group"),  # a regular expression is matched from the start
     ("all:{a,b}", "is not a pattern enforcer reads"),
+    ("~clu[", "is not a pattern enforcer reads"),  # ansible-core's split drops the '[' unsaid: enforcer says it
+    ("~[", "is not a pattern enforcer reads"),
     ("sql:&web", None),
 ])
 def test_what_enforcer_cannot_take_safely_is_invalid_input(pattern, words):

@@ -14,7 +14,7 @@ from ..console import Console
 from ..errors import InputError
 from ..lifecycle import Recorder
 from ..schedule import Cadence, Schedule, Scheduler, parse_cron, parse_duration
-from .common import EXIT_OK, load, options
+from .common import EXIT_OK, load, options, writable
 
 
 def _schedule(args: argparse.Namespace) -> Schedule:
@@ -22,6 +22,8 @@ def _schedule(args: argparse.Namespace) -> Schedule:
         raise InputError("schedule needs exactly one of --every DURATION or --cron EXPRESSION")
     if args.max_runs is not None and args.max_runs < 1:
         raise InputError(f"--max-runs must be at least 1, not {args.max_runs}")
+    if args.metrics_file:
+        writable(args.metrics_file)
     cadence = Cadence(every_s=parse_duration(args.every, "--every")) if args.every else Cadence(
         cron=parse_cron(args.cron))
     return Schedule(options(args), cadence, args.mode, parse_duration(args.splay, "--splay"), args.max_runs,

@@ -9,6 +9,7 @@ call, so a change is verified without another round trip.
 
 from __future__ import annotations
 
+import ipaddress
 import marshal
 import re
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from typing import Any, ClassVar, overload
 
 from ..errors import EnforcerError
 from ..model import Change
+from ..templating import is_template
 from ..transport.base import AgentOp, OpResult
 
 BACKUP_ROOT = "C:\\ProgramData\\enforcer\\backups"
@@ -45,6 +47,44 @@ class Arg:
     choices: tuple[str, ...] | None = None
     raw: bool = False  # an expression the resource evaluates itself (assert's `that`)
     doc: str = ""
+    check: Callable[[Any], str | None] | None = None  # what is wrong with a value of the right type, or None
+
+
+_HIVES = ("HKLM", "HKCU", "HKCR", "HKU", "HKCC", "HKEY_LOCAL_MACHINE", "HKEY_CURRENT_USER", "HKEY_CLASSES_ROOT",
+          "HKEY_USERS", "HKEY_CURRENT_CONFIG")  # the agent's (registry.ps1), with or without a colon
+REG_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ")  # what registry.set writes
+
+
+def windows_path(value: str) -> str | None:
+    """An absolute path on the node: a drive (C:\\...) or a share (\\\\server\\share\\...)."""
+    if re.fullmatch(r"[A-Za-z]:\\.*", value) or re.fullmatch(r"\\\\[^\\]+\\[^\\]+.*", value):
+        return None
+    return "must be an absolute Windows path (C:\\... or \\\\server\\share\\...)"
+
+
+def ipv4_address(value: str) -> str | None:
+    """A static address for a cluster IP Address resource, or empty (DHCP)."""
+    try:
+        if value:
+            ipaddress.IPv4Address(value)
+    except ValueError:
+        return "must be an IPv4 address like 10.0.0.20 (or empty, for DHCP)"
+    return None
+
+
+def registry_path(value: str) -> str | None:
+    hive = value.strip().split("\\", 1)[0].rstrip(":").upper()
+    return None if hive in _HIVES else f"must start with a registry hive ({', '.join(_HIVES[:5])}), not {hive!r}"
+
+
+def registry_values(value: dict[str, Any]) -> str | None:
+    for name, entry in value.items():
+        kind = entry.get("type", "REG_SZ") if isinstance(entry, dict) else "REG_SZ"
+        if isinstance(entry, dict) and ("data" not in entry or set(entry) - {"type", "data"}):
+            return f"value {name!r} must be its data, or a mapping of type and data"
+        if not is_template(kind) and kind not in REG_TYPES:
+            return f"value {name!r} has type {kind!r}; expected one of {', '.join(REG_TYPES)}"
+    return None
 
 
 @dataclass(frozen=True)

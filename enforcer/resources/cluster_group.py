@@ -14,7 +14,7 @@ from typing import Any
 from ..model import Change
 from ..protocol.wsfc import AVAILABLE_STORAGE, NETBIOS_NAME_MAX
 from ..transport.base import AgentOp
-from .base import Arg, PlanContext, PlanError, Resource, Session, State, StepError, results_or_raise
+from .base import Arg, PlanContext, PlanError, Resource, Session, State, StepError, ipv4_address, results_or_raise
 
 
 class ClusterGroup(Resource):
@@ -27,7 +27,7 @@ class ClusterGroup(Resource):
         "state": Arg(str, default="online", choices=("present", "absent", "online", "offline")),
         "owner": Arg(str, default="", doc="the node it should be online on"),
         "network_name": Arg(str, default="", doc="when created: its network name"),
-        "ip_address": Arg(str, default="", doc="when created: its IPv4 address (default: DHCP)"),
+        "ip_address": Arg(str, default="", doc="when created: its IPv4 address (default: DHCP)", check=ipv4_address),
         "disk": Arg(str, default="", doc="when created: a Physical Disk of Available Storage, for the DTC's log"),
         "timeout_s": Arg(int, default=180),
     }

@@ -6,7 +6,18 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import PATHS, Arg, PlanContext, PlanError, Resource, Session, StepError, path_backup, results_or_raise
+from .base import (
+    PATHS,
+    Arg,
+    PlanContext,
+    PlanError,
+    Resource,
+    Session,
+    StepError,
+    path_backup,
+    results_or_raise,
+    windows_path,
+)
 
 
 class Path(Resource):
@@ -14,7 +25,7 @@ class Path(Resource):
     summary = "A file or folder absent (archived to a zip first), on every node or on the shared disk."
     scope = "node"
     args = {
-        "path": Arg(str, required=True),
+        "path": Arg(str, required=True, check=windows_path),
         "state": Arg(str, default="absent", choices=("absent",)),
         "location": Arg(str, default="node", choices=("node", "shared_disk"),
                   doc="shared_disk: once, through the node that owns the disk"),

@@ -6,7 +6,18 @@ from typing import Any
 
 from ..model import Change
 from ..transport.base import AgentOp
-from .base import REGISTRY, Arg, PlanContext, Resource, Session, StepError, registry_backup, results_or_raise
+from .base import (
+    REGISTRY,
+    Arg,
+    PlanContext,
+    Resource,
+    Session,
+    StepError,
+    registry_backup,
+    registry_path,
+    registry_values,
+    results_or_raise,
+)
 
 
 def _normalise(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -25,9 +36,10 @@ class RegistryKey(Resource):
     type = "registry_key"
     summary = "A registry key absent (backed up first) or present with the given values."
     args = {
-        "path": Arg(str, required=True, doc="HKLM\\... key path"),
+        "path": Arg(str, required=True, doc="HKLM\\... key path", check=registry_path),
         "state": Arg(str, default="present", choices=("present", "absent")),
-        "values": Arg(dict, default={}, doc="with state=present: {Name: data} or {Name: {type, data}}"),
+        "values": Arg(dict, default={}, doc="with state=present: {Name: data} or {Name: {type, data}}",
+                      check=registry_values),
         "backup": Arg(bool, default=True, doc="export the key to a .reg file before deleting it"),
     }
 

@@ -118,6 +118,7 @@ class Run:
         self.run_id, self.started = api.new_run_id(), now()
         self._lock = lock
         self.leases: Leases | None = None
+        self.audit: dict[str, Any] = {}
         self._stack = contextlib.ExitStack()
         self.locks: ClusterLocks | None = None
         self.connections: Connections | None = None
@@ -131,11 +132,12 @@ class Run:
         if self.mode in LEASE_MODES:
             self.leases = Leases(self.run_id, self.started, self.loaded.clusters, self.connections)
             self._stack.callback(self.leases.release_all)
+        self.audit = {"run_id": self.run_id, "mode": self.mode, "started": self.started,
+                      **audit_of(self.loaded.playbook.source, self.loaded.selection)}
         if self.recorder.history is not None:
             self.recorder.history.record_start(
                 self.run_id, [c.name for c in self.loaded.clusters], self.loaded.playbook.source,
-                self.loaded.inventory.source, self.mode, self.started,
-                audit_of(self.loaded.playbook.source, self.loaded.selection))
+                self.loaded.inventory.source, self.mode, self.started, self.audit)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, *_: object) -> None:
@@ -163,6 +165,7 @@ class Run:
         """Read the nodes, plan, and save the plan; `release` closes each shell once read (a run that only plans)."""
         assert self.connections is not None, "plan() runs inside `with Run(...)`"
         self.planned = api.plan(self.loaded, self.connections, self.run_id, release, self.leases)
+        self.planned.audit = self.audit
         save_plan(self.recorder.state, self.run_id, self.planned, self.recorder.redact)
         return self.planned
 

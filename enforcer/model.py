@@ -133,8 +133,15 @@ class Change:
     serial: int | str = 1  # its play's, for a disruptive per-node change (see Play)
     max_fail_percentage: float = 0
 
+    @property
+    def target(self) -> str:
+        """What the change acts on, as a reviewer looks for it: a key, a path, a service, a role, a node."""
+        p = self.params
+        return str(p.get("path") or p.get("name") or p.get("dtc") or ("MSDTC" if self.type == "dtc" else "")
+                   or ("the cluster service, node by node" if self.type == "cluster_restart" else self.cluster))
+
     def to_json(self) -> dict[str, Any]:
-        return {"task": self.task, "type": self.type, "node": self.node, "via": self.via,
+        return {"task": self.task, "type": self.type, "target": self.target, "node": self.node, "via": self.via,
                 "actions": self.actions, "before": self.before, "after": self.after,
                 "destructive": self.destructive, "disruptive": self.disruptive, "backups": self.backups,
                 "reason": self.reason,
@@ -168,6 +175,7 @@ class Plan:
     clusters: list[ClusterPlan]
     unreachable: dict[str, str] = field(default_factory=dict)  # node -> why
     locked: dict[str, dict[str, Any]] = field(default_factory=dict)  # cluster -> the other run holding its lease
+    audit: dict[str, Any] = field(default_factory=dict)  # who made it, where, with what (audit.py)
 
     @property
     def changes(self) -> list[Change]:

@@ -54,7 +54,8 @@ def no_change_plan() -> Plan:
 # -- JSON ----------------------------------------------------------------------------
 def test_plan_json_shape_and_summary(plan: Plan) -> None:
     doc = plan_json(plan)
-    assert list(doc) == ["format_version", "playbook", "inventory", "clusters", "unreachable", "locked", "summary"]
+    assert list(doc) == ["format_version", "playbook", "inventory", "clusters", "unreachable", "locked", "audit",
+                         "summary"]
     assert doc["format_version"] == "1.0" and doc["playbook"] == "playbooks/kb252641.yml"
     assert [list(c) for c in doc["clusters"]] == [["name", "nodes", "changes", "error", "outcomes"]] * 2
     clu1, clu2 = doc["clusters"]
@@ -78,7 +79,8 @@ def test_plan_json_shape_and_summary(plan: Plan) -> None:
 
 def test_run_json_steps(run: RunResult) -> None:
     doc = run_json(run)
-    assert list(doc) == ["format_version", "run_id", "playbook", "inventory", "interrupted", "clusters", "recap"]
+    assert list(doc) == ["format_version", "run_id", "playbook", "inventory", "interrupted", "clusters", "audit",
+                         "recap"]
     clu1, clu2 = doc["clusters"]
     assert list(clu1) == ["name", "nodes", "error", "final_nodes", "backups", "warnings", "steps"]
     assert list(clu1["steps"][0]) == ["task", "type", "node", "via", "actions", "status", "message", "duration_s",
@@ -194,7 +196,7 @@ def _unescaped_pipes(line: str) -> int:
 def test_plan_markdown(plan: Plan) -> None:
     md = plan_markdown(plan)
     lines = md.splitlines()
-    header = "| # | Task | Node | Action | Before | After | Destructive | Disruptive | Backup |"
+    header = "| # | Task | Node | Target | Action | Before | After | Destructive | Disruptive | Backup |"
     assert header in lines
     rows = lines[lines.index(header) + 2:lines.index(header) + 6]
     assert [r.split(" | ")[0] for r in rows] == ["| 1", "| 2", "| 3", "| 4"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .. import ordering
@@ -70,6 +71,22 @@ def plan_summary(plan: Plan) -> dict[str, int]:
             "locked_clusters": len(plan.locked),
             "ok": sum(o.status == "ok" for o in outcomes),
             "skipped": sum(o.status == "skipped" for o in outcomes)}
+
+
+AUDIT_LABELS = (("run_id", "run"), ("mode", "mode"), ("operator", "operator"), ("control_host", "control host"),
+                ("pid", "pid"), ("enforcer_version", "enforcer"), ("playbook_sha256", "playbook SHA-256"),
+                ("git_commit", "git commit"), ("extra_vars", "-e"), ("host_limit", "--limit"), ("tags", "tags"),
+                ("started", "started"))
+
+
+def audit_rows(audit: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) of each audit field that has a value, in one order for every report."""
+    return [(label, json.dumps(audit[key]) if isinstance(audit[key], (dict, list)) else str(audit[key]))
+            for key, label in AUDIT_LABELS if audit.get(key) not in (None, "", [], {})]
+
+
+def audit_line(audit: dict[str, Any]) -> str:
+    return "; ".join(f"{label} {value}" for label, value in audit_rows(audit))
 
 
 def summary_line(plan: Plan) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from .format import compact, symbol
+from .format import audit_rows, compact, symbol
 
 WIDTH, LABEL_W, PAD_R = 760.0, 110.0, 20.0  # SVG user units; the SVG scales to the page
 LANE_H, BAR_H, AXIS_H = 34.0, 20.0, 34.0
@@ -50,7 +50,7 @@ def render_html(plan_doc: dict[str, Any], run_doc: dict[str, Any] | None,
     return _env().get_template("report.html.j2").render(
         plan=plan_doc, run=run_doc, outcome=_outcome(plan_doc, run_doc, steps), counts=counts,
         started=_when(min((s["started_at"] for s in steps if s.get("started_at")), default=None)),
-        recap=(run_doc or {}).get("recap", {}), clusters=clusters,
+        recap=(run_doc or {}).get("recap", {}), clusters=clusters, audit=audit_rows(plan_doc.get("audit") or {}),
         unreachable=sorted(plan_doc.get("unreachable", {}).items()))
 
 
@@ -120,7 +120,7 @@ def _cluster(cp: dict[str, Any], cr: dict[str, Any] | None, is_run: bool,
 
 def _row(n: int, change: dict[str, Any], step: dict[str, Any] | None) -> dict[str, Any]:
     actions = change.get("actions", [])
-    return {"n": n, "task": change.get("task", ""), "type": change.get("type", ""),
+    return {"n": n, "task": change.get("task", ""), "type": change.get("type", ""), "target": change.get("target", ""),
             "action": f"{symbol(actions)} {', '.join(actions)}",
             "before": compact(change.get("before")), "after": compact(change.get("after")),
             "destructive": change.get("destructive"), "disruptive": change.get("disruptive"),

@@ -21,7 +21,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                           "outcomes": [{"task": o.task, "node": o.node, "status": o.status, "reason": o.reason}
                                        for o in cp.outcomes]}
                          for cp in plan.clusters],
-            "unreachable": plan.unreachable, "locked": plan.locked, "summary": plan_summary(plan)}
+            "unreachable": plan.unreachable, "locked": plan.locked, "audit": plan.audit,
+            "summary": plan_summary(plan)}
 
 
 def run_json(run: RunResult) -> dict[str, Any]:
@@ -30,7 +31,7 @@ def run_json(run: RunResult) -> dict[str, Any]:
             "clusters": [{"name": cr.cluster, "nodes": cr.nodes, "error": cr.error, "final_nodes": cr.final_nodes,
                           "backups": cr.backups, "warnings": cr.warnings, "steps": [_step(s) for s in cr.steps]}
                          for cr in run.clusters],
-            "recap": recap(run)}
+            "audit": run.plan.audit, "recap": recap(run)}
 
 
 def _step(result: StepResult) -> dict[str, Any]:

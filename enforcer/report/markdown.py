@@ -6,20 +6,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..model import Change, Plan, RunResult
-from .format import compact, plan_summary, sequence, summary_line, where
+from .format import audit_rows, compact, plan_summary, sequence, summary_line, where
 from .jsonout import RECAP_KEYS, recap
 
 
 def plan_markdown(plan: Plan) -> str:
     summary = plan_summary(plan)
-    parts = [f"# Plan: {_inline(plan.playbook)} on {_inline(plan.inventory)}", summary_line(plan),
+    parts = [f"# Plan: {_inline(plan.playbook)} on {_inline(plan.inventory)}", *_audit(plan.audit), summary_line(plan),
              _table(["Summary", "Count"], [[k.replace("_", " "), str(v)] for k, v in summary.items()])]
     for cp in plan.clusters:
         parts += _cluster_head(cp.cluster, cp.nodes)
         if cp.changes:
-            parts.append(_table(["#", "Task", "Node", "Action", "Before", "After", "Destructive", "Disruptive",
-                                 "Backup"],
-                                [[str(i), _cell(c.task), _cell(where(c)), _cell(", ".join(c.actions)),
+            parts.append(_table(["#", "Task", "Node", "Target", "Action", "Before", "After", "Destructive",
+                                 "Disruptive", "Backup"],
+                                [[str(i), _cell(c.task), _cell(where(c)), _code(c.target), _cell(", ".join(c.actions)),
                                   _code(compact(c.before)), _code(compact(c.after)),
                                   "**yes**" if c.destructive else "no", "**yes**" if c.disruptive else "no",
                                   _code(", ".join(c.backups))]
@@ -34,7 +34,7 @@ def plan_markdown(plan: Plan) -> str:
 
 def run_markdown(run: RunResult) -> str:
     plan = run.plan
-    parts = [f"# Run {_inline(run.run_id)}: {_inline(plan.playbook)} on {_inline(plan.inventory)}"]
+    parts = [f"# Run {_inline(run.run_id)}: {_inline(plan.playbook)} on {_inline(plan.inventory)}", *_audit(plan.audit)]
     if run.interrupted:
         parts.append("**The run was interrupted.**")
     parts.append(_table(["Node", *RECAP_KEYS], [[_cell(n), *(str(c[k]) for k in RECAP_KEYS)]
@@ -107,3 +107,6 @@ def _inline(text: Any) -> str:
 def _join(parts: list[str]) -> str:
     return "\n\n".join(parts) + "\n"
 
+
+def _audit(audit: dict[str, Any]) -> list[str]:
+    return [_table(["Audit", "Value"], [[label, _code(value)] for label, value in audit_rows(audit)])] if audit else []

@@ -8,7 +8,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from ..model import Change, ClusterPlan, ClusterRun, Plan, RunResult, StepResult
-from .format import compact, sequence, summary_line, symbol, where
+from .format import audit_line, compact, sequence, summary_line, symbol, where
 from .jsonout import RECAP_KEYS, recap
 
 VALUE_WIDTH = 80  # per before/after value at verbosity 0; -v shows them whole
@@ -16,7 +16,7 @@ _STATUS = {"failed": "FAILED"}  # shouted, so a failure stands out in a scrollin
 
 
 def plan_text(plan: Plan, verbosity: int = 0) -> str:
-    lines = [f"Plan for {plan.playbook} on {plan.inventory}"]
+    lines = [f"Plan for {plan.playbook} on {plan.inventory}"] + ([audit_line(plan.audit)] if plan.audit else [])
     for cp in plan.clusters:
         lines += [""] + _cluster_plan(cp, verbosity)
     if plan.unreachable:

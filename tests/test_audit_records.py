@@ -46,3 +46,16 @@ def test_history_and_reports_carry_who_where_what_and_each_change_s_target(cli_s
         assert text in html, text
     markdown = (tmp_path / "state" / "runs" / run["run_id"] / "plan.md").read_text()
     assert f"| operator | `{audit['operator']}` |" in markdown and "| Target |" in markdown
+
+
+def test_the_drift_chart_of_a_report_is_its_playbook_s(cli_sim, tmp_path, capsys):
+    """Runs of another playbook on the same cluster are not this playbook's drift."""
+    _, inventory = cli_sim("healthy", auth="basic-http")
+    restart = str(ROOT / "playbooks" / "cluster_ordered_restart.yml")
+    for _ in range(3):
+        assert main(["plan", restart, "-i", inventory]) == 0
+    capsys.readouterr()
+    assert main(["plan", REPAIR, "-i", inventory, "--format", "json"]) == 0
+    run_id = json.loads(capsys.readouterr().out)["audit"]["run_id"]
+    assert main(["report", run_id, "--format", "html", "--out", str(tmp_path / "r.html")]) == 0
+    assert (tmp_path / "r.html").read_text().count(" pending, ") == 1, "one run of this playbook, none of the other"

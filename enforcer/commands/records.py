@@ -72,7 +72,9 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         plan_doc = load_record(state, args.run_id, "plan")
         run_doc = load_record(state, args.run_id, "run") if kind == "run" else None
         history = History(state.history_db, console.redact)
-        rendered = render_html(plan_doc, run_doc, {c["name"]: history.runs(c["name"]) for c in plan_doc["clusters"]})
+        rendered = render_html(plan_doc, run_doc, {  # the drift of this playbook: another one's runs are not its drift
+            c["name"]: [r for r in history.runs(c["name"]) if r["playbook"] == plan_doc["playbook"]]
+            for c in plan_doc["clusters"]})
     else:
         rendered = (folder / f"{kind}.{'json' if args.format == 'json' else 'md'}").read_text(encoding="utf-8")
     emit(rendered, args.out, console, f"{kind} report")

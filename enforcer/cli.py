@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from . import __version__
 from .commands.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_LOCKED
 from .commands.inspect import cmd_doctor, cmd_facts, cmd_inventory, cmd_validate
 from .commands.run import cmd_apply, cmd_plan
@@ -56,10 +58,20 @@ def _verbosity(parser: argparse.ArgumentParser) -> None:
                         help="-v tasks, -vv each agent op, -vvv each WinRM request")
 
 
+def _installed(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .simulator.cli import add_sim_command
 
     parser = _Parser(prog="enforcer", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"enforcer {__version__} (Python "
+                        f"{sys.version.split()[0]}, pywinrm {_installed('pywinrm')}, ansible-core "
+                        f"{_installed('ansible-core')})")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     plan = commands.add_parser("plan", help="dry run: read every node, show what apply would change")

@@ -20,6 +20,7 @@ from typing import Any
 
 import jinja2
 import jinja2.meta
+import jinja2.nodes
 
 from . import template_bounds
 from .errors import InputError
@@ -64,6 +65,13 @@ def _lookup(kind: str, *names: str) -> str:
     return ",".join(os.environ.get(n, "") for n in names)
 
 
+def _mandatory(value: Any, message: str | None = None) -> Any:
+    """Ansible's `mandatory`: an undefined value is an error naming it (or saying `message`)."""
+    if isinstance(value, jinja2.Undefined):
+        raise jinja2.UndefinedError(message or f"mandatory variable {value._undefined_name!r} is not defined")
+    return value
+
+
 def _dict2items(value: Mapping) -> list[dict[str, Any]]:
     return [{"key": k, "value": v} for k, v in value.items()]
 
@@ -106,6 +114,7 @@ def _environment() -> BoundedSandbox:
     env = BoundedSandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
                          optimized=False)
     env.globals["lookup"] = _lookup
+    env.filters["mandatory"] = _mandatory
     env.filters.update({"dict2items": _dict2items, "bool": _to_bool, "to_json": json.dumps,
                         "registry_value": _registry_value, "resources_of_type": _resources_of_type})
     env.tests["registry_value_differs"] = _registry_value_differs
@@ -268,6 +277,18 @@ def evaluate(expression: str | bool, scope: Scope, where: str) -> Any:
     return _run(whole.group("expr") if whole else str(expression), scope, where, native=True)
 
 
+_GUARDS = {"default", "d", "mandatory"}  # filters that take an undefined value (mandatory: to name it at run time)
+
+
+def _guarded(tree: jinja2.nodes.Template) -> set[str]:
+    """Names a template reads only where being undefined is allowed: `x | default(...)`, `x is defined`,
+    `x is undefined`, `x | mandatory` (Ansible's idioms). They are checked when the template runs instead."""
+    names = {node.node.name for node in tree.find_all(jinja2.nodes.Filter)
+             if node.name in _GUARDS and isinstance(node.node, jinja2.nodes.Name)}
+    return names | {node.node.name for node in tree.find_all(jinja2.nodes.Test)
+                    if node.name in ("defined", "undefined") and isinstance(node.node, jinja2.nodes.Name)}
+
+
 def undeclared(value: Any, where: str, expression: bool = False) -> set[str]:
     """Names a template (or a bare expression) reads; raises TemplateError on syntax errors."""
     if isinstance(value, list):
@@ -285,7 +306,7 @@ def undeclared(value: Any, where: str, expression: bool = False) -> set[str]:
     try:
         tree = ENV.parse(source)
         template_bounds.check(tree)
-        return set(jinja2.meta.find_undeclared_variables(tree)) - set(ENV.globals)
+        return set(jinja2.meta.find_undeclared_variables(tree)) - set(ENV.globals) - _guarded(tree)
     except jinja2.TemplateSyntaxError as exc:  # also unknown filters and tests
         raise TemplateError(f"template syntax error: {exc.message}", where) from None
     except template_bounds.BoundsError as exc:

@@ -50,6 +50,7 @@ def registry_set(ctx: OpContext, args: dict) -> dict:
         writes.append((name, entry["data"], reg_type))
     with ctx.cluster.lock:
         created = ctx.node.registry.get(path) is None
+        ctx.node.registry.create(path)  # the key is made even with no values, as the agent's New-Item does
         for name, data, reg_type in writes:
             ctx.node.registry.set_value(path, name, data, reg_type)
     if created:

@@ -1,0 +1,41 @@
+"""Ansible's template idioms: `default`, `is defined` / `is undefined`, `mandatory`; validated, planned, applied."""
+
+from __future__ import annotations
+
+from enforcer.cli import main
+
+PLAYBOOK = """
+- name: Idioms
+  hosts: all
+  tasks:
+    - name: A key whose owner defaults
+      registry_key:
+        path: HKLM\\\\SOFTWARE\\\\Contoso
+        values: {Owner: "{{ owner | default('ops') }}", Ticket: "{{ ticket | mandatory }}"}
+    - name: Only when a flag is given
+      when: extra_key is defined and extra_key
+      registry_key: {path: HKLM\\\\SOFTWARE\\\\Contoso\\\\Extra}
+    - name: Only without it
+      when: extra_key is undefined
+      registry_key: {path: HKLM\\\\SOFTWARE\\\\Contoso\\\\Plain}
+"""
+
+
+def test_default_defined_and_mandatory_validate_plan_and_apply(cli_sim, tmp_path, capsys):
+    sim, inventory = cli_sim("healthy", auth="basic-http")
+    playbook = tmp_path / "idioms.yml"
+    playbook.write_text(PLAYBOOK)
+    assert main(["validate", str(playbook), "-i", inventory]) == 0
+    assert main(["apply", str(playbook), "-i", inventory, "--yes"]) == 1, "ticket is mandatory"
+    assert "mandatory variable 'ticket' is not defined" in capsys.readouterr().out
+    assert not sim.journal.records("change")
+    assert main(["apply", str(playbook), "-i", inventory, "--yes", "-e", "ticket=CHG42"]) == 0
+    registry = sim.state()["clusters"][0]["nodes"][0]["registry"]
+    assert {k: v["data"] for k, v in registry["HKLM\\SOFTWARE\\Contoso"].items()} == {"Owner": "ops", "Ticket": "CHG42"}
+    contoso = sorted(k for k in registry if "contoso" in k.lower())
+    assert contoso == ["HKLM\\SOFTWARE\\Contoso", "HKLM\\SOFTWARE\\Contoso\\Plain"], contoso
+
+
+def test_version_says_what_runs(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("enforcer 0.")

@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="dry run: read every node, show what apply would change")
     _run_options(plan)
-    plan.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    plan.add_argument("--format", choices=("text", "json", "markdown", "junit"), default="text",
+                      help="junit: one test case per change (a failure: drift) or check, for CI")
     plan.add_argument("--out", metavar="FILE", help="write the plan there instead of stdout")
     plan.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when changes are pending")
     plan.add_argument("--save-plan", metavar="FILE", help="save the plan, for `enforcer apply --plan FILE` to run "
@@ -91,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--yes", action="store_true", help="apply without asking (needed for destructive "
                                                           "changes when not on a terminal)")
     apply.add_argument("--check", action="store_true", help="only plan (same as `enforcer plan`)")
-    apply.add_argument("--format", choices=("text", "json"), default="text", help="json: the run as JSON")
+    apply.add_argument("--format", choices=("text", "json", "junit"), default="text",
+                       help="json: the run as JSON; junit: one test case per step or check, for CI")
     _verbosity(apply)
     apply.set_defaults(run=cmd_apply)
 

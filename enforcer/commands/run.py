@@ -16,7 +16,7 @@ from ..lease import describe
 from ..lifecycle import Recorder, Run
 from ..model import Change, Plan, RunResult, StepResult
 from ..planner import selected
-from ..report import plan_json, plan_markdown, plan_text, recap_text, run_json, step_line
+from ..report import plan_json, plan_junit, plan_markdown, plan_text, recap_text, run_json, run_junit, step_line
 from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -74,7 +74,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
                     f"`enforcer apply --plan {args.save_plan}`")
     rendered = {"text": lambda: plan_text(plan, console.verbosity),
                 "json": lambda: json.dumps(plan_json(plan), indent=2, default=str),
-                "markdown": lambda: plan_markdown(plan)}[args.format]()
+                "markdown": lambda: plan_markdown(plan), "junit": lambda: plan_junit(plan)}[args.format]()
     emit(rendered, args.out, console, "plan")
     return plan_code(plan, args.detailed_exitcode)
 
@@ -122,7 +122,7 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
                 return EXIT_FAILED
             console.err(f"the saved plan {saved.id} ({saved.created}) still holds: applying exactly its "
                         f"{len(plan.changes)} change(s)")
-        (console.err if args.format == "json" else console.out)(plan_text(plan, console.verbosity))
+        (console.out if args.format == "text" else console.err)(plan_text(plan, console.verbosity))
         refusal = _confirm(args, plan, console) if plan.changes else plan_code(plan, False)
         if refusal is None and not args.yes and sys.stdin.isatty():
             plan, refusal = _confirm_again_if_changed(args, run, plan, console)
@@ -134,6 +134,8 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
             result = run.apply(_LiveProgress(console), stop)
     if args.format == "json":
         console.out(json.dumps(run_json(result), indent=2, default=str))
+    elif args.format == "junit":
+        console.out(run_junit(result))
     else:
         console.out(recap_text(result))
         console.out(f"report: {run.paths[1]}")

@@ -4,8 +4,9 @@ They do no I/O, so the CLI decides where a report goes and tests compare strings
 """
 
 from .jsonout import plan_json, recap, run_json
+from .junit import plan_junit, run_junit
 from .markdown import plan_markdown, run_markdown
 from .text import plan_text, recap_text, step_line
 
 __all__ = ["plan_json", "run_json", "recap", "plan_text", "recap_text", "step_line", "plan_markdown",
-           "run_markdown"]
+           "run_markdown", "plan_junit", "run_junit"]

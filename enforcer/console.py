@@ -9,11 +9,32 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+import re
 import sys
 import threading
 from typing import TextIO
 
 MASK = "********"
+
+# Colours on a terminal, by what a line says: destructive red, disruptive yellow, done green, failures red.
+_RED, _YELLOW, _GREEN, _RESET = "\033[31m", "\033[33m", "\033[32m", "\033[0m"
+_STYLES = ((re.compile(r"\(destructive|^\s*(FAILED|ERROR)\b|^error:|\bfailed\b.*->|^failed "), _RED),
+           (re.compile(r"\(disruptive|; disruptive\)|^WARNING"), _YELLOW),
+           (re.compile(r"^(changed|ok)\b|^No changes\."), _GREEN))
+
+
+def colours_wanted(stream: TextIO) -> bool:
+    """On a terminal, unless NO_COLOR is set (https://no-color.org) or the terminal is dumb."""
+    return (stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb")
+
+
+def _colour(text: str) -> str:
+    lines = []
+    for line in text.split("\n"):
+        style = next((code for pattern, code in _STYLES if pattern.search(line)), None)
+        lines.append(f"{style}{line}{_RESET}" if style and line else line)
+    return "\n".join(lines)
 
 
 class Redactor:
@@ -57,6 +78,7 @@ class Console:
         self.redact = Redactor()
         self._out = out or sys.stdout
         self._err = err or sys.stderr
+        self._colour_out, self._colour_err = colours_wanted(self._out), colours_wanted(self._err)
         self._lock = threading.Lock()
         handler = logging.StreamHandler(self._err)
         handler.addFilter(_RedactingFilter(self.redact))
@@ -68,13 +90,15 @@ class Console:
             logger.setLevel(logging.INFO if verbosity >= level else logging.WARNING)
 
     def out(self, text: str) -> None:
+        text = self.redact(text)
         with self._lock:
-            self._out.write(self.redact(text) + ("\n" if not text.endswith("\n") else ""))
+            self._out.write((_colour(text) if self._colour_out else text) + ("\n" if not text.endswith("\n") else ""))
             self._out.flush()
 
     def err(self, text: str) -> None:
+        text = self.redact(text)
         with self._lock:
-            self._err.write(self.redact(text) + "\n")
+            self._err.write((_colour(text) if self._colour_err else text) + "\n")
             self._err.flush()
 
     def info(self, text: str, level: int = 1) -> None:

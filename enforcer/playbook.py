@@ -15,7 +15,7 @@ from typing import Any
 from .errors import InputError
 from .model import Play, Playbook, Task
 from .resources import FACT_KINDS, RESOURCES
-from .templating import is_template, undeclared
+from .templating import bare_expression, is_template, undeclared
 from .yamlsource import kind_of, load_yaml, parse_yaml, where
 
 MAX_TIMEOUT_S = 86_400  # a day: a wait past it is a typo, and no WinRM operation lives that long
@@ -53,10 +53,10 @@ def _play(raw: Any, index: int, source: str, base: Path) -> Play:
     variables = _mapping(raw.get("vars"), f"play {name!r}: vars", where(raw, location, "vars"))
     for entry in _list(raw.get("vars_files"), f"play {name!r}: vars_files", where(raw, location, "vars_files")):
         variables = {**variables, **load_vars_file(base / str(entry), where(raw, location, "vars_files"))}
-    tasks = [_task(t, name, location) for t in _list(raw.get("tasks"), f"play {name!r}: tasks",
-                                                      where(raw, location, "tasks"))]
-    handlers = [_task(t, name, location) for t in _list(raw.get("handlers"), f"play {name!r}: handlers",
-                                                         where(raw, location, "handlers"))]
+    tasks = _tasks(_list(raw.get("tasks"), f"play {name!r}: tasks", where(raw, location, "tasks")), name, location,
+                   base)
+    handlers = _tasks(_list(raw.get("handlers"), f"play {name!r}: handlers", where(raw, location, "handlers")), name,
+                      location, base)
     if not tasks:
         raise InputError(f"play {name!r} has no tasks", where(raw, location, "tasks"))
     gather_at = where(raw, location, "gather_facts")
@@ -120,6 +120,58 @@ def load_vars_file(path: Path, location: str) -> dict[str, Any]:
         raise InputError(f"vars file {path} does not exist", location)
     data = load_yaml(path, "vars file")
     return _mapping(data, "a vars file", f"{path}:1")
+
+
+BLOCK_KEYS = ("name", "block", "when", "tags")
+IMPORT_KEYS = ("name", "import_tasks", "when", "tags")
+MAX_IMPORT_DEPTH = 8  # files importing each other: a cycle, not a playbook
+
+
+def _tasks(raws: list[Any], play: str, location: str, base: Path, when: str | bool | None = None,
+           tags: tuple[str, ...] = (), depth: int = 0) -> list[Task]:
+    """The play's tasks, with `block` (a list of tasks sharing `when` and `tags`) and `import_tasks` (a file of
+    tasks, read now: Ansible's static import) expanded in place; each task keeps its own file:line."""
+    tasks: list[Task] = []
+    for raw in raws:
+        if isinstance(raw, dict) and ("block" in raw or "import_tasks" in raw):
+            key = "block" if "block" in raw else "import_tasks"
+            at = where(raw, location, key)
+            name = str(raw.get("name") or key)
+            _no_unknown(raw, BLOCK_KEYS if key == "block" else IMPORT_KEYS, f"{key} {name!r}", at)
+            own_when = raw.get("when")
+            if own_when is not None and not isinstance(own_when, (str, bool)):
+                raise InputError(f"{key} {name!r}: when must be an expression (a string), not {kind_of(own_when)}",
+                                 where(raw, location, "when"))
+            inner_tags = (*tags, *_names(raw.get("tags"), name, "tags", where(raw, location, "tags")))
+            if key == "block":
+                inner, source, inner_base = _list(raw["block"], f"block {name!r}", at), location, base
+            else:
+                if depth >= MAX_IMPORT_DEPTH:
+                    raise InputError(f"import_tasks nests deeper than {MAX_IMPORT_DEPTH} files (a cycle?)", at)
+                path = base / str(raw["import_tasks"])
+                if not path.is_file():
+                    raise InputError(f"import_tasks: {path} does not exist", at)
+                inner = _list(load_yaml(path, "tasks file"), f"tasks file {path}", f"{path}:1")
+                source, inner_base = f"{path}:1", path.parent
+            tasks += _tasks(inner, play, source, inner_base, _both(when, own_when), inner_tags,
+                            depth + (key == "import_tasks"))
+            continue
+        task = _task(raw, play, location)
+        task.when = _both(when, task.when)
+        task.tags = list(dict.fromkeys([*tags, *task.tags]))
+        tasks.append(task)
+    return tasks
+
+
+def _both(outer: str | bool | None, inner: str | bool | None) -> str | bool | None:
+    """A block's `when` and its task's, both required (a task inherits every enclosing block's conditions)."""
+    if outer is None or outer is True:
+        return inner
+    if inner is None or inner is True or outer is False:
+        return outer
+    if inner is False:
+        return False
+    return f"({bare_expression(str(outer))}) and ({bare_expression(str(inner))})"
 
 
 def _task(raw: Any, play: str, play_location: str) -> Task:

@@ -269,6 +269,12 @@ def render(value: Any, scope: Scope, where: str) -> Any:
     return value
 
 
+def bare_expression(text: str) -> str:
+    """`{{ x }}` -> `x`; an expression already bare is itself (when: takes both forms, as Ansible does)."""
+    whole = _WHOLE_EXPRESSION.match(text)
+    return whole.group("expr").strip() if whole else text
+
+
 def evaluate(expression: str | bool, scope: Scope, where: str) -> Any:
     """A bare expression, as `when:` and `that:` hold them."""
     if isinstance(expression, bool):

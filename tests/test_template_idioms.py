@@ -39,3 +39,45 @@ def test_default_defined_and_mandatory_validate_plan_and_apply(cli_sim, tmp_path
 def test_version_says_what_runs(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("enforcer 0.")
+
+
+BLOCKS = """
+- name: Blocks and imports
+  hosts: all
+  vars: {audit_keys: true}
+  tasks:
+    - name: Audit keys
+      when: audit_keys
+      tags: [audit]
+      block:
+        - name: One
+          registry_key: {path: HKLM\\\\SOFTWARE\\\\Contoso\\\\One}
+        - name: Two, unless told otherwise
+          when: skip_two is undefined
+          registry_key: {path: HKLM\\\\SOFTWARE\\\\Contoso\\\\Two}
+    - import_tasks: more.yml
+      tags: [more]
+"""
+MORE = """
+- name: Three, imported
+  registry_key: {path: HKLM\\\\SOFTWARE\\\\Contoso\\\\Three}
+"""
+
+
+def test_block_and_import_tasks_validate_plan_and_apply_with_their_when_and_tags(cli_sim, tmp_path):
+    sim, inventory = cli_sim("healthy", auth="basic-http")
+    playbook = tmp_path / "blocks.yml"
+    playbook.write_text(BLOCKS)
+    (tmp_path / "more.yml").write_text(MORE)
+
+    def contoso() -> list[str]:
+        registry = sim.state()["clusters"][0]["nodes"][0]["registry"]
+        return sorted(k.rsplit("\\", 1)[-1] for k in registry if k.lower().startswith("hklm\\software\\contoso\\"))
+
+    assert main(["validate", str(playbook), "-i", inventory]) == 0
+    assert main(["apply", str(playbook), "-i", inventory, "--yes", "--tags", "audit", "-e", "skip_two=1"]) == 0
+    assert contoso() == ["One"], "the block's tag selects its tasks; its task's own when still holds"
+    assert main(["apply", str(playbook), "-i", inventory, "--yes"]) == 0
+    assert contoso() == ["One", "Three", "Two"]
+    (tmp_path / "more.yml").write_text("- name: broken\n  registry_key: {path: 'relative'}\n")
+    assert main(["validate", str(playbook), "-i", inventory]) == 4, "an imported file is checked like the playbook"

@@ -45,6 +45,8 @@ def _run_options(parser: argparse.ArgumentParser, saved_plan: bool = False) -> N
                         help="an Ansible host pattern (a:b, a:&b, a:!b, wildcards, ~regex); whole clusters only")
     parser.add_argument("--list-hosts", action="store_true",
                         help="list the clusters and nodes each play would act on, and stop (no connection)")
+    parser.add_argument("--list-tasks", action="store_true",
+                        help="list each play's tasks that --tags/--skip-tags select, and stop (no connection)")
     parser.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
                         help="k=v, a YAML/JSON mapping, or @file; highest precedence")
     parser.add_argument("-t", "--tags", action="append", default=[], help="only tasks with these tags")

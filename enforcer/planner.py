@@ -187,7 +187,7 @@ class _TaskPlanner:
              registered: dict[str, Any]) -> bool:
         """Plan the task; True when it changes something (its handlers are then notified)."""
         task = self.task
-        if not _tag_selected(task.tags, selection):
+        if not tag_selected(task.tags, selection):
             self._outcome(None, "skipped", "not selected by --tags/--skip-tags")
             self._register(registered, changes=[], skipped=True)
             return False
@@ -248,7 +248,7 @@ def _cluster_node(cluster: Cluster, facts: dict[str, dict[str, Any]]) -> str:
     return next((n for n in cluster.node_names if facts.get(n, {}).get("cluster")), cluster.node_names[0])
 
 
-def _tag_selected(tags: list[str], selection: Selection) -> bool:
+def tag_selected(tags: list[str], selection: Selection) -> bool:
     if "always" in tags and "always" not in selection.skip_tags:
         return True
     if selection.tags and not selection.tags & set(tags):

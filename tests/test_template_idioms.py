@@ -81,3 +81,16 @@ def test_block_and_import_tasks_validate_plan_and_apply_with_their_when_and_tags
     assert contoso() == ["One", "Three", "Two"]
     (tmp_path / "more.yml").write_text("- name: broken\n  registry_key: {path: 'relative'}\n")
     assert main(["validate", str(playbook), "-i", inventory]) == 4, "an imported file is checked like the playbook"
+
+
+def test_list_tasks_shows_what_the_tags_select_with_their_conditions_and_contacts_nobody(cli_sim, tmp_path, capsys):
+    sim, inventory = cli_sim("healthy", auth="basic-http")
+    playbook = tmp_path / "blocks.yml"
+    playbook.write_text(BLOCKS)
+    (tmp_path / "more.yml").write_text(MORE)
+    assert main(["apply", str(playbook), "-i", inventory, "--list-tasks", "--tags", "audit"]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[0] == "play 'Blocks and imports' (hosts: all)"
+    assert [ln.split(" (")[0].strip() for ln in shown[1:]] == ["One", "Two, unless told otherwise"]
+    assert "TAGS: [audit]; when: (audit_keys) and (skip_two is undefined)" in shown[2]
+    assert sum(sim.server.requests.values()) == 0

@@ -15,7 +15,7 @@ from ..executor import RunObserver
 from ..lease import describe
 from ..lifecycle import Recorder, Run
 from ..model import Change, Plan, RunResult, StepResult
-from ..planner import selected
+from ..planner import selected, tag_selected
 from ..report import plan_json, plan_junit, plan_markdown, plan_text, recap_text, run_json, run_junit, step_line
 from .common import (
     EXIT_FAILED,
@@ -57,9 +57,25 @@ def list_hosts(loaded: api.Loaded, console: Console) -> int:
     return EXIT_OK
 
 
+def list_tasks(loaded: api.Loaded, console: Console) -> int:
+    """--list-tasks: each play's tasks as the tags select them, as ansible-playbook --list-tasks; no connection."""
+    for play in loaded.playbook.plays:
+        console.out(f"play {play.name!r} (hosts: {play.hosts})")
+        for task in play.tasks + play.handlers:
+            if tag_selected(task.tags, loaded.selection):
+                extra = ([f"TAGS: [{', '.join(task.tags)}]"] if task.tags else []) + (
+                    [f"when: {task.when}"] if task.when is not None else []) + (
+                    ["handler"] if task in play.handlers else [])
+                console.out(f"    {task.name} ({task.type})" + (f"  {'; '.join(extra)}" if extra else "")
+                            + f"  {task.location}")
+    return EXIT_OK
+
+
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     if args.list_hosts:
         return list_hosts(api.load(options(args)), console)
+    if args.list_tasks:
+        return list_tasks(api.load(options(args)), console)
     for path in (args.save_plan, args.out):
         if path:
             writable(path)
@@ -99,7 +115,7 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
     saved = _saved_plan(args) if args.plan else None
     if not args.playbook or not args.inventory:
         raise InputError("apply needs a playbook and -i INVENTORY, or --plan FILE (a saved plan names both)")
-    if args.check or args.list_hosts:
+    if args.check or args.list_hosts or args.list_tasks:
         args.format, args.out, args.detailed_exitcode, args.save_plan = "text", None, False, None
         return cmd_plan(args, console)
     loaded = load(args, console)

@@ -49,3 +49,16 @@ def test_colours_on_a_terminal_and_none_with_no_color_or_a_pipe(cli_sim, tmp_pat
                            text=True, env={**os.environ, PASSWORD_ENV: sim.password,
                                            "ENFORCER_STATE_DIR": str(tmp_path / "state"), "TERM": "xterm"})
     assert "(destructive" in piped.stdout and "\033[" not in piped.stdout + piped.stderr
+
+
+def test_a_step_that_takes_a_while_says_so_while_it_runs(cli_sim, capsys):
+    """The ordered restart takes 26 simulated seconds, about 3 s here: at default verbosity a line says it is
+    under way (the simulator's scaled time decides how long it takes, not a sleep in the test)."""
+    from enforcer.cli import main
+
+    _, inventory = cli_sim("healthy", auth="basic-http", time_scale=0.12)
+    assert main(["apply", str(ROOT / "playbooks" / "cluster_ordered_restart.yml"), "-i", inventory, "--yes"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    started = [ln for ln in err if "Restart the cluster service" in ln and "started, running for 2 s" in ln]
+    assert started, err
+    assert err.index(started[0]) < next(i for i, ln in enumerate(err) if ln.startswith("changed"))

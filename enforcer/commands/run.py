@@ -11,12 +11,11 @@ from pathlib import Path
 from .. import api, savedplan
 from ..console import Console
 from ..errors import EnforcerError, InputError
-from ..executor import RunObserver
 from ..lease import describe
 from ..lifecycle import Recorder, Run
-from ..model import Change, Plan, RunResult, StepResult
+from ..model import Plan, RunResult
 from ..planner import selected, tag_selected
-from ..report import plan_json, plan_junit, plan_markdown, plan_text, recap_text, run_json, run_junit, step_line
+from ..report import plan_json, plan_junit, plan_markdown, plan_text, recap_text, run_json, run_junit
 from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -32,6 +31,7 @@ from .common import (
     plan_code,
     writable,
 )
+from .progress import LiveProgress
 
 
 def _plan(run: Run, console: Console, release: bool = False) -> Plan:
@@ -95,22 +95,6 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     return plan_code(plan, args.detailed_exitcode)
 
 
-class _LiveProgress(RunObserver):
-    """Prints each step as it starts and finishes, and the progress of steps with several parts."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-
-    def step_started(self, change: Change) -> None:
-        self.console.info(f"  ... [{change.node or change.via}] {change.task}")
-
-    def step_finished(self, result: StepResult) -> None:
-        self.console.err(step_line(result))
-
-    def progress(self, cluster: str, message: str) -> None:
-        self.console.err(f"  [{cluster}] {message}")
-
-
 def cmd_apply(args: argparse.Namespace, console: Console) -> int:
     saved = _saved_plan(args) if args.plan else None
     if not args.playbook or not args.inventory:
@@ -146,8 +130,8 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
             run.record_plan()
             return refusal
         stop = threading.Event()
-        with interrupts(stop):
-            result = run.apply(_LiveProgress(console), stop)
+        with interrupts(stop), LiveProgress(console) as progress:
+            result = run.apply(progress, stop)
     if args.format == "json":
         console.out(json.dumps(run_json(result), indent=2, default=str))
     elif args.format == "junit":

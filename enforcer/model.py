@@ -130,6 +130,7 @@ class Change:
     disruptive: bool = False  # a service is interrupted (a restart, a failover, a stop): nothing lost, but felt
     backups: list[str] = field(default_factory=list)  # files the backups of what it deletes will be
     params: dict[str, Any] = field(default_factory=dict)  # what apply needs, resource-specific
+    item: Any = None  # the loop item it was planned for (a task with `loop`)
     serial: int | str = 1  # its play's, for a disruptive per-node change (see Play)
     max_fail_percentage: float = 0
 
@@ -145,7 +146,8 @@ class Change:
                 "actions": self.actions, "before": self.before, "after": self.after,
                 "destructive": self.destructive, "disruptive": self.disruptive, "backups": self.backups,
                 "reason": self.reason,
-                **({"order": self.params["order"]} if "order" in self.params else {})}
+                **({"order": self.params["order"]} if "order" in self.params else {}),
+                **({"item": self.item} if self.item is not None else {})}
 
 
 @dataclass

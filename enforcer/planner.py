@@ -205,7 +205,11 @@ class _TaskPlanner:
                     self._outcome(node, "skipped", f"when: {task.when} is false")
                     continue
                 ran = True
-                changes += self._plan_one(item_scope, node)
+                planned = self._plan_one(item_scope, node)
+                if task.loop is not None:
+                    for change in planned:
+                        change.item = item
+                changes += planned
         self.result.changes += changes
         self._register(registered, changes=changes, skipped=not ran)
         return bool(changes)

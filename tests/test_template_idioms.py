@@ -94,3 +94,23 @@ def test_list_tasks_shows_what_the_tags_select_with_their_conditions_and_contact
     assert [ln.split(" (")[0].strip() for ln in shown[1:]] == ["One", "Two, unless told otherwise"]
     assert "TAGS: [audit]; when: (audit_keys) and (skip_two is undefined)" in shown[2]
     assert sum(sim.server.requests.values()) == 0
+
+
+LOOP = """
+- name: A loop
+  hosts: all
+  tasks:
+    - name: Keys
+      loop: [Alpha, Beta]
+      registry_key: {path: "HKLM\\\\\\\\SOFTWARE\\\\\\\\Contoso\\\\\\\\{{ item }}"}
+"""
+
+
+def test_each_loop_item_is_named_in_the_plan_and_as_its_step_ends(cli_sim, tmp_path, capsys):
+    _, inventory = cli_sim("healthy", auth="basic-http")
+    playbook = tmp_path / "loop.yml"
+    playbook.write_text(LOOP)
+    assert main(["apply", str(playbook), "-i", inventory, "--yes"]) == 0
+    captured = capsys.readouterr()
+    assert "registry_key (item=Alpha) absent ->" in captured.out
+    assert any(ln.startswith("changed [CLU1-B] Keys (registry_key) (item=Beta)") for ln in captured.err.splitlines())

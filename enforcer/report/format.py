@@ -89,6 +89,11 @@ def audit_line(audit: dict[str, Any]) -> str:
     return "; ".join(f"{label} {value}" for label, value in audit_rows(audit))
 
 
+def item_label(change: Change) -> str:
+    """` (item=...)` for a change a loop planned, as Ansible names each item; empty otherwise."""
+    return "" if change.item is None else f" (item={compact(change.item, 60)})"
+
+
 def summary_line(plan: Plan) -> str:
     s = plan_summary(plan)
     if not s["changes"] and not s["failed_clusters"] and not plan.locked and not plan.unreachable:

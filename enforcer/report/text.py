@@ -8,7 +8,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from ..model import Change, ClusterPlan, ClusterRun, Plan, RunResult, StepResult
-from .format import audit_line, compact, sequence, summary_line, symbol, where
+from .format import audit_line, compact, item_label, sequence, summary_line, symbol, where
 from .jsonout import RECAP_KEYS, recap
 
 VALUE_WIDTH = 80  # per before/after value at verbosity 0; -v shows them whole
@@ -44,7 +44,7 @@ def _cluster_plan(cp: ClusterPlan, verbosity: int) -> list[str]:
 
 
 def _change_lines(change: Change, width: int | None) -> list[str]:
-    line = (f"    {symbol(change.actions):<3} [{where(change)}] {change.type} "
+    line = (f"    {symbol(change.actions):<3} [{where(change)}] {change.type}{item_label(change)} "
             f"{compact(change.before, width)} -> {compact(change.after, width)}")
     marks = ([f"destructive; backup: {', '.join(change.backups)}" if change.backups else "destructive; no backup"]
              if change.destructive else []) + (["disruptive"] if change.disruptive else [])
@@ -85,7 +85,7 @@ def _cluster_recap(cr: ClusterRun) -> list[str]:
 
 def step_line(result: StepResult) -> str:
     c = result.change
-    line = f"{_STATUS.get(result.status, result.status):<7} [{where(c)}] {c.task} ({c.type})"
+    line = f"{_STATUS.get(result.status, result.status):<7} [{where(c)}] {c.task} ({c.type}){item_label(c)}"
     if result.status != "skipped":
         line += f" {result.duration_s:.2f}s"
     return line + (f": {result.message}" if result.message else "")

@@ -84,8 +84,16 @@ def test_an_interrupt_mid_restart_recovers_reports_and_exits_130(env, signum):
         proc = _apply_process(_inventory(sim, env), env, sim.password)
         _wait_for(sim, _b_stopped, proc)
         proc.send_signal(signum)
-        out, _ = proc.communicate(timeout=60)
+        seen = []
+        while not any(ln.startswith("interrupted:") for ln in seen):  # said at once, while the step finishes
+            seen.append(proc.stdout.readline())
+            assert seen[-1], "".join(seen)
+        proc.send_signal(signum)  # an impatient second one
+        rest, _ = proc.communicate(timeout=60)
+        out = "".join(seen) + rest
         assert proc.returncode == 130, out
+        assert "interrupted: finishing 'Restart the cluster service" in out and "Another Ctrl-C will not abandon" in out
+        assert "still finishing" in out and "does not leave nodes down" in out
         line = next(ln for ln in out.splitlines() if "ordered restart interrupted before" in ln)
         assert "recovery:" in line and "CLU1-B Up" in line, out
         assert [n["state"] for n in sim.state()["clusters"][0]["nodes"]] == ["Up", "Up"]

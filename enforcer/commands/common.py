@@ -102,11 +102,17 @@ class interrupts:
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
         self.previous: dict[int, Any] = {}
+        self.count = 0  # signals received: the progress ticker says what they do (a handler must not print)
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> interrupts:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
-                self.previous[signum] = signal.signal(signum, lambda *_: self.stop.set())
+                self.previous[signum] = signal.signal(signum, self._received)
+        return self
+
+    def _received(self, *_: object) -> None:
+        self.count += 1
+        self.stop.set()
 
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self.previous.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from ..console import Console
 from ..executor import RunObserver
@@ -21,8 +22,10 @@ REPORT_EVERY_S = 10.0
 class LiveProgress(RunObserver):
     """A context: the ticker that reports slow steps runs while it is open."""
 
-    def __init__(self, console: Console, slow_s: float = SLOW_STEP_S) -> None:
-        self.console, self.slow_s = console, slow_s
+    def __init__(self, console: Console, slow_s: float = SLOW_STEP_S,
+                 interrupted: Callable[[], int] = lambda: 0) -> None:
+        self.console, self.slow_s, self.interrupted = console, slow_s, interrupted
+        self._told = 0  # interrupts already answered
         self._running: dict[int, tuple[Change, float, float]] = {}  # step -> (change, started, next report)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -50,8 +53,26 @@ class LiveProgress(RunObserver):
     def progress(self, cluster: str, message: str) -> None:
         self.console.err(f"  [{cluster}] {message}")
 
+    def _answer_interrupts(self) -> None:
+        """Say at once what an interrupt does: the steps under way finish, nodes stopped are started again."""
+        count = self.interrupted()
+        if count <= self._told:
+            return
+        with self._lock:
+            steps = [f"'{change.task}' on {change.node or change.via}" for change, _, _ in self._running.values()]
+        doing = f"finishing {', '.join(steps)}" if steps else "finishing the step under way"
+        if self._told == 0:
+            self.console.err(f"interrupted: {doing}, then starting again every node the run stopped (last down, "
+                             f"first up) and reporting; nothing new is started. Another Ctrl-C will not abandon "
+                             f"the nodes.")
+        if count > 1:
+            self.console.err(f"still {doing} and recovering: enforcer does not leave nodes down; wait for it "
+                             f"(kill -9 would, and the next run then starts them)")
+        self._told = count
+
     def _tick(self) -> None:
         while not self._stop.wait(0.2):
+            self._answer_interrupts()
             now = time.monotonic()
             with self._lock:
                 due = [(change, started) for change, started, report in self._running.values() if report <= now]

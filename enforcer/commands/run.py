@@ -130,7 +130,7 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
             run.record_plan()
             return refusal
         stop = threading.Event()
-        with interrupts(stop), LiveProgress(console) as progress:
+        with interrupts(stop) as signals, LiveProgress(console, interrupted=lambda: signals.count) as progress:
             result = run.apply(progress, stop)
     if args.format == "json":
         console.out(json.dumps(run_json(result), indent=2, default=str))

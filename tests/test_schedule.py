@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -121,13 +123,18 @@ def test_print_systemd_gives_a_service_and_timer(start, capsys):
     assert "[Service]\nType=oneshot" in units and "--mode enforce --max-runs 1" in units
     assert "OnCalendar=*-*-* *:0/15:00" in units and "WantedBy=timers.target" in units
     assert main(["schedule", REPAIR, "-i", inventory, "--every", "15m", "--print-systemd"]) == 0
-    assert "OnUnitActiveSec=900s" in capsys.readouterr().out
+    units = capsys.readouterr().out
+    assert "OnUnitActiveSec=900s" in units and f"User={getpass.getuser()}" in units
+    name = re.search(r"# /etc/systemd/system/(enforcer-monitor-msdtc_cluster_repair-inventory-[0-9a-f]{8})\.service",
+                     units)
+    assert name and f"# /etc/systemd/system/{name.group(1)}.timer" in units, units
 
 
 @pytest.mark.parametrize("argv,expected", [
     (["--every", "15m", "--cron", "* * * * *"], "exactly one of"), ([], "exactly one of"),
     (["--cron", "every tuesday"], "expected a cron expression"), (["--every", "soon"], "expected a duration"),
     (["--every", "1m", "--max-runs", "0"], "--max-runs must be at least 1"),
+    (["--every", "5s"], "at least 60s between rounds"),
 ])
 def test_bad_schedules_exit_4(start, capsys, argv, expected):
     sim, inventory = start("healthy")

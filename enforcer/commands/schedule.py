@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import hashlib
+import re
 import shlex
 import shutil
 import signal
@@ -16,6 +19,8 @@ from ..lifecycle import Recorder
 from ..schedule import Cadence, Schedule, Scheduler, parse_cron, parse_duration
 from .common import EXIT_OK, load, options, writable
 
+MIN_EVERY_S = 60.0
+
 
 def _schedule(args: argparse.Namespace) -> Schedule:
     if bool(args.every) == bool(args.cron):
@@ -26,6 +31,10 @@ def _schedule(args: argparse.Namespace) -> Schedule:
         writable(args.metrics_file)
     cadence = Cadence(every_s=parse_duration(args.every, "--every")) if args.every else Cadence(
         cron=parse_cron(args.cron))
+    if cadence.every_s is not None and cadence.every_s < MIN_EVERY_S and args.max_runs is None \
+            and not args.print_systemd:
+        raise InputError(f"--every {args.every}: at least {MIN_EVERY_S:.0f}s between rounds (each reads every node; "
+                         f"sooner would only load the cluster); a shorter one needs --max-runs, for a bounded test")
     return Schedule(options(args), cadence, args.mode, parse_duration(args.splay, "--splay"), args.max_runs,
                     args.metrics_file)
 
@@ -60,7 +69,8 @@ def systemd_units(args: argparse.Namespace, schedule: Schedule) -> str:
     every_s = int(schedule.cadence.every_s or 60)
     timer = (f"OnCalendar={_on_calendar(schedule.cadence.cron)}" if schedule.cadence.cron else
              f"OnBootSec={every_s}s\nOnUnitActiveSec={every_s}s")
-    return f"""# /etc/systemd/system/enforcer-{args.mode}.service
+    unit = unit_name(args.mode, args.playbook, args.inventory)
+    return f"""# /etc/systemd/system/{unit}.service
 [Unit]
 Description=enforcer {args.mode}: {args.playbook} on {args.inventory}
 Wants=network-online.target
@@ -68,14 +78,16 @@ After=network-online.target
 
 [Service]
 Type=oneshot
+# The account whose state directory, history and credentials this is (not root, if you can help it)
+User={getpass.getuser()}
 # ENFORCER_PASSWORD=... (mode 0600); never put the password on the command line
 EnvironmentFile=/etc/enforcer/environment
 Environment=ENFORCER_STATE_DIR=/var/lib/enforcer
 ExecStart={' '.join(shlex.quote(part) for part in command)}
 
-# /etc/systemd/system/enforcer-{args.mode}.timer
+# /etc/systemd/system/{unit}.timer
 [Unit]
-Description=enforcer {args.mode} timer
+Description=enforcer {args.mode} timer: {args.playbook} on {args.inventory}
 
 [Timer]
 {timer}
@@ -84,6 +96,14 @@ Persistent=true
 
 [Install]
 WantedBy=timers.target"""
+
+
+def unit_name(mode: str, playbook: str, inventory: str) -> str:
+    """One pair of units per playbook and inventory: their names, and a digest of their absolute paths (two
+    `site.yml` in two folders stay two timers)."""
+    paths = f"{Path(playbook).resolve()}\0{Path(inventory).resolve()}"
+    stems = "-".join(re.sub(r"[^A-Za-z0-9_]+", "_", Path(p).stem) for p in (playbook, inventory))
+    return f"enforcer-{mode}-{stems}-{hashlib.sha256(paths.encode()).hexdigest()[:8]}"
 
 
 def _on_calendar(cron: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import executor, facts as facts_mod
+from .enforce_window import check_windows
 from .errors import InputError
 from .inventory import load_inventory
 from .lease import Leases, describe
@@ -74,6 +75,8 @@ def load(options: Options) -> Loaded:
         raise InputError(f"no cluster of {inventory.source} matches the plays' hosts "
                          f"({', '.join(p.hosts for p in playbook.plays)})" +
                          (f" and --limit {options.limit!r}" if options.limit else ""), playbook.plays[0].location)
+    check_windows([(c.vars.get("enforce_window"), f"{inventory.source}: cluster {c.name}") for c in clusters]
+                  + [(p.vars.get("enforce_window"), p.location) for p in playbook.plays])
     requests: dict[str, dict[str, Any]] = {}
     for cluster in clusters:
         requests.update(fact_requests(plays_of[cluster.name], cluster, selection))

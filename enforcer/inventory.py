@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import ansible_inventory
 from .errors import InputError
 from .model import Cluster, ConnectionSpec, Inventory, Node
 from .templating import Scope, is_template, protect_env, reading_secrets, render
@@ -77,16 +78,17 @@ class _Reader:
         hosts = body.get("hosts") or {}
         if not isinstance(hosts, dict):
             raise InputError(f"hosts of group {name!r} must be a mapping of host names", where(body, location, "hosts"))
-        for host_name, host_vars in hosts.items():
-            host_location = where(hosts, location, host_name)
+        for pattern, host_vars in hosts.items():
+            host_location = where(hosts, location, pattern)
             if host_vars is not None and not isinstance(host_vars, dict):
-                raise InputError(f"host {host_name!r} must map to its vars (or nothing), got {kind_of(host_vars)}",
+                raise InputError(f"host {pattern!r} must map to its vars (or nothing), got {kind_of(host_vars)}",
                                  host_location)
-            host = self.hosts.setdefault(str(host_name), _Host(str(host_name), host_location))
-            host.vars.update(host_vars or {})
-            host.groups.append(name)
-            if str(host_name) not in group.hosts:
-                group.hosts.append(str(host_name))
+            for host_name in expand_range(str(pattern), host_location):
+                host = self.hosts.setdefault(host_name, _Host(host_name, host_location))
+                host.vars.update(host_vars or {})
+                host.groups.append(name)
+                if host_name not in group.hosts:
+                    group.hosts.append(host_name)
         children = body.get("children") or {}
         if not isinstance(children, dict):
             raise InputError(f"children of group {name!r} must be a mapping of groups",
@@ -128,16 +130,53 @@ class _Reader:
         merged: dict[str, Any] = dict(self.groups["all"].vars) if "all" in self.groups else {}
         holding = set.intersection(*(self.groups_of(h) for h in hosts)) if hosts else set(self.groups)
         groups = holding - {"all"}
-        for group in sorted(groups, key=lambda g: (self.groups[g].depth, g)):
+        for group in sorted(groups, key=lambda g: (self.groups[g].depth, _priority(self.groups[g]), g)):
             merged.update(self.groups[group].vars)
         return merged
 
     def host_vars(self, host: _Host) -> dict[str, Any]:
-        return {**self.merged_vars([host.name]), **host.vars}
+        merged = {**self.merged_vars([host.name]), **host.vars}
+        merged.pop("ansible_group_priority", None)  # the group's rank, as Ansible keeps it: not a variable
+        return merged
 
 
-def load_inventory(path: str | Path) -> Inventory:
-    data = load_yaml(path, "inventory")
+_RANGE = re.compile(r"^(.*?)\[([0-9]+|[a-zA-Z]):([0-9]+|[a-zA-Z])(?::([0-9]+))?\](.*)$")
+
+
+def expand_range(pattern: str, location: str) -> list[str]:
+    """Ansible's host ranges: `node[01:04]` (zero padding kept), `db-[a:c]`, `n[0:10:5]` (a step); nested
+    ranges expand left to right. A name without one is itself."""
+    match = _RANGE.match(pattern)
+    if not match:
+        return [pattern]
+    head, first, last, step, tail = match.groups()
+    stride = int(step or 1)
+    if first.isdigit() != last.isdigit() or stride < 1:
+        raise InputError(f"host range {pattern!r}: expected [start:end] or [start:end:step], both numbers or both "
+                         f"letters", location)
+    if first.isdigit():
+        width = len(first) if first.startswith("0") else 0
+        items = [str(i).zfill(width) for i in range(int(first), int(last) + 1, stride)]
+    else:
+        items = [chr(c) for c in range(ord(first), ord(last) + 1, stride)]
+    if not items or len(items) > 10_000:
+        raise InputError(f"host range {pattern!r} gives {len(items)} hosts; expected 1 to 10,000", location)
+    return [name for item in items for name in expand_range(f"{head}{item}{tail}", location)]
+
+
+def _priority(group: _Group) -> int:
+    """ansible_group_priority: among groups of one depth, the higher is merged later (wins), as in Ansible."""
+    try:
+        return int(group.vars.get("ansible_group_priority", 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def load_inventory(path: str | Path, vault_password: str | None = None) -> Inventory:
+    """Read an inventory as Ansible does: a YAML file by enforcer's reader (file:line in every message), anything
+    else (INI, a directory, group_vars/host_vars beside it, vault values) through ansible-core first."""
+    data = ansible_inventory.read(Path(path), vault_password) if ansible_inventory.needed(Path(path)) else \
+        load_yaml(path, "inventory")
     source = str(path)
     if not isinstance(data, dict):
         raise InputError(f"an inventory must be a mapping of groups (e.g. all:), got {kind_of(data)}", f"{source}:1")

@@ -32,8 +32,9 @@ def needed(path: Path) -> bool:
     return b"!vault" in head or head.startswith(b"$ANSIBLE_VAULT")
 
 
-def read(path: Path, vault_password: str | None = None) -> dict[str, Any]:
-    """The inventory as a YAML inventory would hold it: {all: {vars, hosts, children: {...}}}."""
+def read(path: Path, vault_secrets: list[tuple[str, str]] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The inventory as a YAML inventory would hold it ({all: {vars, hosts, children: {...}}}), and the values
+    vault decrypted (secrets: redacted wherever they appear)."""
     try:
         from ansible.errors import AnsibleError
         from ansible.inventory.manager import InventoryManager
@@ -48,25 +49,34 @@ def read(path: Path, vault_password: str | None = None) -> dict[str, Any]:
         raise InputError(f"inventory {path} does not exist")
     _plugin_loader()
     loader = DataLoader()
-    if vault_password is not None:
-        loader.set_vault_secrets([("default", VaultSecret(vault_password.encode()))])
+    keys = [(label, VaultSecret(password.encode())) for label, password in vault_secrets or []]
+    loader.set_vault_secrets(keys)
+    _use_vault_secrets(keys)
     try:
         manager = InventoryManager(loader=loader, sources=[str(path)])
         if not manager.list_hosts("all") and not manager.groups.keys() - {"all", "ungrouped"}:
             raise InputError(f"ansible-core read no host and no group from {path}", f"{path}:1")
 
+        secrets: list[str] = []
+
         def own_vars(entity: Any) -> dict[str, Any]:
             plugin_vars = get_vars_from_inventory_sources(loader, manager._sources, [entity], "all")
             merged = combine_vars(dict(entity.vars), plugin_vars)
-            return _plain({k: v for k, v in merged.items() if k not in ANSIBLE_MAGIC})
+            return _plain({k: v for k, v in merged.items() if k not in ANSIBLE_MAGIC}, secrets)
 
         groups = {name: group for name, group in manager.groups.items()}
         host_vars = {host.name: own_vars(host) for host in manager.get_hosts()}
         group_vars = {name: {**own_vars(group), **({"ansible_group_priority": group.priority}
                                                     if group.priority != 1 else {})}
                       for name, group in groups.items()}
+    except ReferenceError:  # ansible-core 2.19+: a vault value, and no vault secrets at all
+        raise InputError(f"{path} holds a vault value and no vault password was given: use "
+                         f"--vault-password-file, --vault-id or --ask-vault-pass", f"{path}:1") from None
     except AnsibleError as exc:
-        raise InputError(f"ansible-core could not read the inventory: {_first_line(exc)}", f"{path}:1") from None
+        hint = (" (a vault value: give its password with --vault-password-file, --vault-id or --ask-vault-pass)"
+                if "vault" in str(exc).lower() else "")
+        raise InputError(f"ansible-core could not read the inventory: {_first_line(exc)}{hint}", f"{path}:1") \
+            from None
     placed: set[str] = set()
 
     def body(name: str) -> dict[str, Any]:
@@ -86,7 +96,22 @@ def read(path: Path, vault_password: str | None = None) -> dict[str, Any]:
     if "ungrouped" in groups:
         ungrouped = body("ungrouped")
         everything.setdefault("hosts", {}).update(ungrouped.get("hosts", {}))
-    return {"all": everything}
+    return {"all": everything}, secrets
+
+
+def _use_vault_secrets(keys: list[tuple[str, Any]]) -> None:
+    """ansible-core 2.19+ decrypts `!vault` values lazily, with process-wide secrets (set once, then replaced:
+    one process may read several inventories); earlier versions use the DataLoader's alone."""
+    try:
+        from ansible.parsing.vault import VaultSecretsContext
+    except ImportError:
+        return
+    context = VaultSecretsContext.current(optional=True)
+    if context is None:
+        if keys:
+            VaultSecretsContext.initialize(VaultSecretsContext(keys))
+    else:
+        context.secrets = keys
 
 
 @functools.cache
@@ -98,15 +123,19 @@ def _plugin_loader() -> None:
     init_plugin_loader()
 
 
-def _plain(value: Any) -> Any:
-    """Plain Python values: ansible-core's tagged strings and vault values (decrypted here) become str."""
+def _plain(value: Any, secrets: list[str]) -> Any:
+    """Plain Python values: ansible-core's tagged strings become str, and vault values are decrypted here and
+    noted in `secrets`."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, secrets) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_plain(v, secrets) for v in value]
     if isinstance(value, (bool, int, float)) or value is None:
         return value
-    return str(value)
+    text = str(value)
+    if "vault" in type(value).__name__.lower() or "encrypted" in type(value).__name__.lower():
+        secrets.append(text)
+    return text
 
 
 def _first_line(exc: Exception) -> str:

@@ -35,6 +35,7 @@ class Options:
     tags: set[str] = field(default_factory=set)
     skip_tags: set[str] = field(default_factory=set)
     forks: int = 10
+    vault_secrets: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -61,7 +62,7 @@ def inventory_var_names(inventory: Inventory) -> set[str]:
 def load(options: Options) -> Loaded:
     if options.forks < 1:
         raise InputError(f"--forks must be at least 1, not {options.forks}")
-    inventory = load_inventory(options.inventory)
+    inventory = load_inventory(options.inventory, options.vault_secrets)
     playbook = load_playbook(options.playbook)
     extra_vars = parse_extra_vars(options.extra_vars)
     for name, value in extra_vars.items():  # a template in -e is checked like the playbook's (bounds, syntax)

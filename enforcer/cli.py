@@ -55,6 +55,16 @@ def _run_options(parser: argparse.ArgumentParser, saved_plan: bool = False) -> N
     parser.add_argument("--no-history", action="store_true", help="do not record this run in the history")
 
 
+def _vault(parser: argparse.ArgumentParser) -> None:
+    """Ansible's vault flags, on every command that reads an inventory, a playbook or vars files."""
+    parser.add_argument("--vault-id", action="append", default=[], metavar="[LABEL@]FILE|prompt",
+                        help="a vault password: a file (run when executable) or 'prompt'; repeatable")
+    parser.add_argument("--vault-password-file", "--vault-pass-file", metavar="FILE",
+                        help="the vault password's file (default: $ANSIBLE_VAULT_PASSWORD_FILE)")
+    parser.add_argument("-J", "--ask-vault-pass", "--ask-vault-password", action="store_true",
+                        help="ask for the vault password")
+
+
 def _verbosity(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="-v tasks, -vv each agent op, -vvv each WinRM request")
@@ -85,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--save-plan", metavar="FILE", help="save the plan, for `enforcer apply --plan FILE` to run "
                                                           "exactly it (or refuse it if the nodes changed meanwhile)")
     _verbosity(plan)
+    _vault(plan)
     plan.set_defaults(run=cmd_plan)
 
     apply = commands.add_parser("apply", help="plan, confirm, apply, recap")
@@ -97,12 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--format", choices=("text", "json", "junit"), default="text",
                        help="json: the run as JSON; junit: one test case per step or check, for CI")
     _verbosity(apply)
+    _vault(apply)
     apply.set_defaults(run=cmd_apply)
 
     facts = commands.add_parser("facts", help="the gathered facts of every node, as JSON")
     facts.add_argument("-i", "--inventory", required=True)
     facts.add_argument("-l", "--limit", metavar="PATTERN")
     _verbosity(facts)
+    _vault(facts)
     facts.set_defaults(run=cmd_facts)
 
     validate = commands.add_parser("validate", help="check a playbook (and inventory) without connecting")
@@ -110,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("-i", "--inventory")
     validate.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS")
     _verbosity(validate)
+    _vault(validate)
     validate.set_defaults(run=cmd_validate)
 
     inventory = commands.add_parser("inventory", help="show clusters, their ordered nodes and how each is reached")
@@ -117,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     inventory.add_argument("-l", "--limit", metavar="PATTERN", help="only the clusters PATTERN selects")
     inventory.add_argument("--format", choices=("text", "json"), default="text")
     _verbosity(inventory)
+    _vault(inventory)
     inventory.set_defaults(run=cmd_inventory)
 
     doctor = commands.add_parser("doctor", help="check every node can be worked with, and say how to fix what "
@@ -126,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("-f", "--forks", type=int, default=10, metavar="N", help="nodes checked at once")
     doctor.add_argument("--format", choices=("text", "json"), default="text")
     _verbosity(doctor)
+    _vault(doctor)
     doctor.set_defaults(run=cmd_doctor)
 
     restore = commands.add_parser("restore", help="put back what a run deleted, from the backups it took")
@@ -134,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("-i", "--inventory", help="default: the inventory the run used")
     restore.add_argument("--yes", action="store_true", help="restore without asking")
     _verbosity(restore)
+    _vault(restore)
     restore.set_defaults(run=_later("records", "cmd_restore"))
 
     unlock = commands.add_parser("unlock", help="remove the lease a run holds on a cluster (asks; recorded)")
@@ -142,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     unlock.add_argument("--yes", action="store_true", help="unlock without asking")
     unlock.add_argument("--no-history", action="store_true", help="do not record it in the history")
     _verbosity(unlock)
+    _vault(unlock)
     unlock.set_defaults(run=_later("unlock", "cmd_unlock"))
 
     schedule = commands.add_parser("schedule", help="enforce on a timer: monitor drift, or correct it")
@@ -155,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--metrics-file", metavar="PATH", help="a Prometheus textfile for node_exporter")
     schedule.add_argument("--print-systemd", action="store_true", help="print a service and timer pair, and exit")
     _verbosity(schedule)
+    _vault(schedule)
     schedule.set_defaults(run=_later("schedule", "cmd_schedule"))
 
     history = commands.add_parser("history", help="runs recorded in the history, oldest first")

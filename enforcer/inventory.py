@@ -172,11 +172,14 @@ def _priority(group: _Group) -> int:
         return 1
 
 
-def load_inventory(path: str | Path, vault_password: str | None = None) -> Inventory:
+def load_inventory(path: str | Path, vault_secrets: list[tuple[str, str]] | None = None) -> Inventory:
     """Read an inventory as Ansible does: a YAML file by enforcer's reader (file:line in every message), anything
     else (INI, a directory, group_vars/host_vars beside it, vault values) through ansible-core first."""
-    data = ansible_inventory.read(Path(path), vault_password) if ansible_inventory.needed(Path(path)) else \
-        load_yaml(path, "inventory")
+    secrets: list[str] = []
+    if ansible_inventory.needed(Path(path)):
+        data, secrets = ansible_inventory.read(Path(path), vault_secrets)
+    else:
+        data = load_yaml(path, "inventory")
     source = str(path)
     if not isinstance(data, dict):
         raise InputError(f"an inventory must be a mapping of groups (e.g. all:), got {kind_of(data)}", f"{source}:1")
@@ -188,7 +191,9 @@ def load_inventory(path: str | Path, vault_password: str | None = None) -> Inven
     for name, body in data.items():
         if name != "all":  # top-level groups other than all are its children
             reader.group(str(name), body, 1, where(data, source, name), "all")
-    return _clusters(reader, source)
+    inventory = _clusters(reader, source)
+    inventory.secrets = secrets
+    return inventory
 
 
 def _clusters(reader: _Reader, source: str) -> Inventory:

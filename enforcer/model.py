@@ -75,6 +75,7 @@ class Inventory:
     clusters: list[Cluster]
     groups: dict[str, list[str]]  # group name -> the cluster nodes it holds, through its children too
     warnings: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # values vault decrypted: redacted wherever they appear
 
 
 # -- playbooks --------------------------------------------------------------------

@@ -11,11 +11,12 @@ import sys
 import threading
 from typing import Any
 
-from .. import api
+from .. import api, vault
 from ..console import Console
 from ..errors import InputError
-from ..inventory import missing_passwords
+from ..inventory import load_inventory, missing_passwords
 from ..model import Inventory, Plan
+from ..vault import VaultSecrets
 
 EXIT_OK, EXIT_FAILED, EXIT_CHANGES, EXIT_UNREACHABLE, EXIT_INVALID, EXIT_LOCKED = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
@@ -24,7 +25,28 @@ EXIT_INTERRUPTED = 130
 
 def options(args: argparse.Namespace) -> api.Options:
     return api.Options(args.playbook, args.inventory, args.extra_vars, args.limit, names(args.tags),
-                       names(args.skip_tags), args.forks)
+                       names(args.skip_tags), args.forks, vault_secrets(args))
+
+
+def vault_secrets(args: argparse.Namespace) -> VaultSecrets:
+    """The vault passwords the flags (or ANSIBLE_VAULT_PASSWORD_FILE) give, asked for once per command."""
+    if not hasattr(args, "_vault_secrets"):
+        args._vault_secrets = vault.secrets(getattr(args, "vault_id", []) or [],
+                                            getattr(args, "vault_password_file", None),
+                                            getattr(args, "ask_vault_pass", False))
+    found: VaultSecrets = args._vault_secrets
+    return found
+
+
+def read_inventory(args: argparse.Namespace, path: str, console: Console) -> Inventory:
+    """The inventory, vault values decrypted with the command's vault passwords; all of them redacted."""
+    found = vault_secrets(args)
+    for _, password in found:
+        console.redact.add(password)
+    inventory = load_inventory(path, found)
+    for secret in inventory.secrets:
+        console.redact.add(secret)
+    return inventory
 
 
 def names(values: list[str]) -> set[str]:
@@ -33,7 +55,12 @@ def names(values: list[str]) -> set[str]:
 
 
 def load(args: argparse.Namespace, console: Console) -> api.Loaded:
+    found = vault_secrets(args)
+    for _, password in found:
+        console.redact.add(password)
     loaded = api.load(options(args))
+    for secret in loaded.inventory.secrets:
+        console.redact.add(secret)
     credentials(loaded.inventory, console)
     return loaded
 

@@ -8,15 +8,15 @@ import json
 
 from .. import api, doctor
 from ..console import Console
-from ..inventory import describe, load_inventory
+from ..inventory import describe
 from ..planner import limited
 from ..playbook import load_playbook, parse_extra_vars, validate_names
 from ..transport.pool import Connections
-from .common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, credentials
+from .common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, credentials, read_inventory
 
 
 def cmd_facts(args: argparse.Namespace, console: Console) -> int:
-    inventory = load_inventory(args.inventory)
+    inventory = read_inventory(args, args.inventory, console)
     credentials(inventory, console)
     facts, unreachable = api.gather_facts(inventory, args.limit)
     console.out(json.dumps({"facts": facts, "unreachable": unreachable}, indent=2, default=str))
@@ -27,7 +27,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     playbook = load_playbook(args.playbook)
     extra = parse_extra_vars(args.extra_vars)
     if args.inventory:
-        inventory = load_inventory(args.inventory)
+        inventory = read_inventory(args, args.inventory, console)
         validate_names(playbook, api.inventory_var_names(inventory) | set(extra))
         where = f" against {args.inventory} ({len(inventory.clusters)} cluster(s))"
     else:
@@ -38,7 +38,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_inventory(args: argparse.Namespace, console: Console) -> int:
-    inventory = load_inventory(args.inventory)
+    inventory = read_inventory(args, args.inventory, console)
     if args.limit:
         inventory = dataclasses.replace(inventory, clusters=limited(inventory, args.limit))
     view = describe(inventory)
@@ -58,7 +58,7 @@ def cmd_inventory(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
     """Exit 0 when every node passes, 3 when one cannot be reached or logged in to, 1 for any other failure."""
-    inventory = load_inventory(args.inventory)
+    inventory = read_inventory(args, args.inventory, console)
     clusters = limited(inventory, args.limit)
     credentials(inventory, console)
     with Connections(inventory, args.forks) as connections:

@@ -10,20 +10,19 @@ from .. import api
 from ..audit import process_alive
 from ..console import Console
 from ..history import History, now, parse_since
-from ..inventory import load_inventory
 from ..lease import Leases
 from ..lifecycle import held
 from ..report.html import render_html
 from ..restore import load_backups, restore
 from ..runs import load_record, record_kind
 from ..statedir import StateDir
-from .common import EXIT_FAILED, EXIT_OK, ask, credentials, emit
+from .common import EXIT_FAILED, EXIT_OK, ask, credentials, emit, read_inventory
 
 
 def cmd_restore(args: argparse.Namespace, console: Console) -> int:
     state = StateDir()
     used, backups, unknown = load_backups(state, args.run_id, args.only, History(state.history_db, console.redact))
-    inventory = load_inventory(args.inventory or used)
+    inventory = read_inventory(args, args.inventory or used, console)
     credentials(inventory, console)
     console.out(f"restore of run {args.run_id}: {len(backups)} backup(s)")
     console.out("\n".join(f"  {b['node']}: {b['kind']} {b['path']} <- {b['file']}" for b in backups))

@@ -15,16 +15,15 @@ import socket
 from .. import api
 from ..console import Console
 from ..history import History
-from ..inventory import load_inventory
 from ..lease import describe, holders, unlock
 from ..planner import limited
 from ..statedir import StateDir
 from ..transport.pool import Connections
-from .common import EXIT_FAILED, EXIT_OK, ask, credentials
+from .common import EXIT_FAILED, EXIT_OK, ask, credentials, read_inventory
 
 
 def cmd_unlock(args: argparse.Namespace, console: Console) -> int:
-    inventory = load_inventory(args.inventory)
+    inventory = read_inventory(args, args.inventory, console)
     clusters = limited(inventory, args.cluster)
     credentials(inventory, console)
     run_id = api.new_run_id()

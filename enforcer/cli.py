@@ -45,6 +45,8 @@ def _run_options(parser: argparse.ArgumentParser, saved_plan: bool = False) -> N
                         help="an Ansible host pattern (a:b, a:&b, a:!b, wildcards, ~regex); whole clusters only")
     parser.add_argument("--list-hosts", action="store_true",
                         help="list the clusters and nodes each play would act on, and stop (no connection)")
+    parser.add_argument("--diff", action="store_true",
+                        help="accepted for Ansible's sake: plans always show before -> after")
     parser.add_argument("--list-tasks", action="store_true",
                         help="list each play's tasks that --tags/--skip-tags select, and stop (no connection)")
     parser.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
@@ -56,7 +58,9 @@ def _run_options(parser: argparse.ArgumentParser, saved_plan: bool = False) -> N
 
 
 def _vault(parser: argparse.ArgumentParser) -> None:
-    """Ansible's vault flags, on every command that reads an inventory, a playbook or vars files."""
+    """Ansible's vault flags (and -k), on every command that reads an inventory, a playbook or vars files."""
+    parser.add_argument("-k", "--ask-pass", action="store_true",
+                        help="ask for the connection password (one, for every node whose transport takes one)")
     parser.add_argument("--vault-id", action="append", default=[], metavar="[LABEL@]FILE|prompt",
                         help="a vault password: a file (run when executable) or 'prompt'; repeatable")
     parser.add_argument("--vault-password-file", "--vault-pass-file", metavar="FILE",

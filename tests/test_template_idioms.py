@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from enforcer.cli import main
 
 PLAYBOOK = """
@@ -36,9 +38,12 @@ def test_default_defined_and_mandatory_validate_plan_and_apply(cli_sim, tmp_path
     assert contoso == ["HKLM\\SOFTWARE\\Contoso", "HKLM\\SOFTWARE\\Contoso\\Plain"], contoso
 
 
-def test_version_says_what_runs(capsys):
+def test_version_says_what_runs_and_diff_is_accepted(capsys, cli_sim):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("enforcer 0.")
+    _, inventory = cli_sim("healthy", auth="basic-http")
+    restart = str(Path(__file__).resolve().parents[1] / "playbooks" / "cluster_ordered_restart.yml")
+    assert main(["plan", restart, "-i", inventory, "--diff", "--list-hosts"]) == 0
 
 
 BLOCKS = """
@@ -47,11 +52,11 @@ BLOCKS = """
   vars: {audit_keys: true}
   tasks:
     - name: Audit keys
-      when: audit_keys
+      when: audit_keys is defined and audit_keys
       tags: [audit]
       block:
         - name: One
-          registry_key: {path: HKLM\\\\SOFTWARE\\\\Contoso\\\\One}
+          registry_key: {path: HKLM\\\\SOFTWARE\\\\Contoso\\\\One, values: {Owner: "{{ owner | default('ops') }}"}}
         - name: Two, unless told otherwise
           when: skip_two is undefined
           registry_key: {path: HKLM\\\\SOFTWARE\\\\Contoso\\\\Two}
@@ -92,7 +97,7 @@ def test_list_tasks_shows_what_the_tags_select_with_their_conditions_and_contact
     shown = capsys.readouterr().out.splitlines()
     assert shown[0] == "play 'Blocks and imports' (hosts: all)"
     assert [ln.split(" (")[0].strip() for ln in shown[1:]] == ["One", "Two, unless told otherwise"]
-    assert "TAGS: [audit]; when: (audit_keys) and (skip_two is undefined)" in shown[2]
+    assert "TAGS: [audit]; when: (audit_keys is defined and audit_keys) and (skip_two is undefined)" in shown[2]
     assert sum(sim.server.requests.values()) == 0
 
 

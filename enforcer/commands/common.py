@@ -14,7 +14,7 @@ from typing import Any
 from .. import api, vault
 from ..console import Console
 from ..errors import InputError
-from ..inventory import load_inventory, missing_passwords
+from ..inventory import PASSWORD_TRANSPORTS, load_inventory, missing_passwords
 from ..model import Inventory, Plan
 from ..vault import VaultSecrets
 
@@ -61,12 +61,19 @@ def load(args: argparse.Namespace, console: Console) -> api.Loaded:
     loaded = api.load(options(args))
     for secret in loaded.inventory.secrets:
         console.redact.add(secret)
-    credentials(loaded.inventory, console)
+    credentials(loaded.inventory, console, getattr(args, "ask_pass", False))
     return loaded
 
 
-def credentials(inventory: Inventory, console: Console) -> None:
-    """Passwords come from the environment or, on a terminal, a prompt; all are masked in output."""
+def credentials(inventory: Inventory, console: Console, ask: bool = False) -> None:
+    """Passwords come from the environment or, on a terminal, a prompt; all are masked in output. `ask`
+    (-k/--ask-pass): one password, asked for, for every node whose transport takes one."""
+    if ask:
+        if not sys.stdin.isatty():
+            raise InputError("-k/--ask-pass needs a terminal to ask on; set the password's environment variable")
+        password = getpass.getpass("Connection password: ")
+        for node in (n for c in inventory.clusters for n in c.nodes if n.connection.auth in PASSWORD_TRANSPORTS):
+            node.connection = dataclasses.replace(node.connection, password=password)
     missing = missing_passwords(inventory)
     if missing and not sys.stdin.isatty():
         listed = ", ".join(n.name for n in missing[:3]) + (" ..." if len(missing) > 3 else "")

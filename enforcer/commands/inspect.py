@@ -17,7 +17,7 @@ from .common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, credentials, read_in
 
 def cmd_facts(args: argparse.Namespace, console: Console) -> int:
     inventory = read_inventory(args, args.inventory, console)
-    credentials(inventory, console)
+    credentials(inventory, console, getattr(args, "ask_pass", False))
     facts, unreachable = api.gather_facts(inventory, args.limit)
     console.out(json.dumps({"facts": facts, "unreachable": unreachable}, indent=2, default=str))
     return EXIT_UNREACHABLE if unreachable else EXIT_OK
@@ -60,7 +60,7 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
     """Exit 0 when every node passes, 3 when one cannot be reached or logged in to, 1 for any other failure."""
     inventory = read_inventory(args, args.inventory, console)
     clusters = limited(inventory, args.limit)
-    credentials(inventory, console)
+    credentials(inventory, console, getattr(args, "ask_pass", False))
     with Connections(inventory, args.forks) as connections:
         reports = doctor.diagnose(clusters, connections, args.forks)
     if args.format == "json":

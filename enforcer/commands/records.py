@@ -23,7 +23,7 @@ def cmd_restore(args: argparse.Namespace, console: Console) -> int:
     state = StateDir()
     used, backups, unknown = load_backups(state, args.run_id, args.only, History(state.history_db, console.redact))
     inventory = read_inventory(args, args.inventory or used, console)
-    credentials(inventory, console)
+    credentials(inventory, console, getattr(args, "ask_pass", False))
     console.out(f"restore of run {args.run_id}: {len(backups)} backup(s)")
     console.out("\n".join(f"  {b['node']}: {b['kind']} {b['path']} <- {b['file']}" for b in backups))
     for line in unknown:

@@ -25,7 +25,7 @@ from .common import EXIT_FAILED, EXIT_OK, ask, credentials, read_inventory
 def cmd_unlock(args: argparse.Namespace, console: Console) -> int:
     inventory = read_inventory(args, args.inventory, console)
     clusters = limited(inventory, args.cluster)
-    credentials(inventory, console)
+    credentials(inventory, console, getattr(args, "ask_pass", False))
     run_id = api.new_run_id()
     with Connections(inventory) as connections:
         for cluster in clusters:
